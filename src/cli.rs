@@ -1,0 +1,234 @@
+//! The command line: parses arguments, calls the library, prints, and maps outcomes to exit codes.
+//!
+//! Exit codes (the contract CI scripts rely on; see README):
+//! - 0: success (and, for `build --check`, the file is up to date)
+//! - 1: invalid input (spec, `.env`, templates) or another error
+//! - 2: changes pending (`build --check`: the file on disk differs from what the inputs compile to)
+//! - 64: usage error (unknown flag, missing argument), as sysexits' EX_USAGE
+
+use crate::compile::{self, emit, kinds::Kinds};
+use crate::diag::{self, Diagnostics, Sources};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INVALID: i32 = 1;
+    pub const CHANGES_PENDING: i32 = 2;
+    pub const USAGE: i32 = 64;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fedgen",
+    version,
+    about = "Compile stack specs into validated compose files, and converge Docker hosts to them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile a stack spec and a .env file into a compose file.
+    Build(BuildArgs),
+    /// List the service kinds (templates) with what each provides.
+    Kinds {
+        /// A directory of KIND.yml.j2 templates that override or add to the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// The stack spec (stacks/*.yml).
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// The .env file whose variables `${VAR}` reads (the process environment wins over it).
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Where to write the compose file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "docker-compose.microservices.yml"
+    )]
+    pub output: PathBuf,
+    /// A directory of KIND.yml.j2 templates that override or add to the built-in kinds.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Where `generate:` secrets are kept (0700 directory, 0600 files). This path is written into
+    /// the compose file. [default: $XDG_STATE_HOME/fedgen/<project>/secrets]
+    #[arg(long, value_name = "DIR", env = "FEDGEN_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Write nothing; exit 2 if the file on disk differs from what the inputs compile to.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the compose file to standard output instead of writing it.
+    #[arg(long, conflicts_with = "check")]
+    pub stdout: bool,
+    /// How to report: text for people (stderr), json for CI (stdout).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+        }
+    };
+    match cli.command {
+        Command::Build(args) => build(&args),
+        Command::Kinds { templates } => list_kinds(templates),
+    }
+}
+
+fn build(args: &BuildArgs) -> i32 {
+    let input = compile::Input {
+        spec: args.spec.clone(),
+        env_file: args.env_file.clone(),
+        templates: args.templates.clone(),
+        out: args.output.clone(),
+        secrets_dir: args.secrets_dir.clone(),
+        process_env: std::env::vars().collect(),
+    };
+    let c = compile::compile(&input);
+    let report = |status: &str, extra: serde_json::Value| {
+        if args.format == Format::Json {
+            let mut v = serde_json::json!({
+                "version": 1,
+                "status": status,
+                "output": args.output.display().to_string(),
+                "diagnostics": diag::to_json(&c.diags.items, &c.sources),
+            });
+            if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                o.extend(extra);
+            }
+            println!("{v}");
+        } else {
+            eprint!("{}", diag::render_human(&c.diags.items, &c.sources));
+        }
+    };
+    let Some(out) = &c.output else {
+        report("invalid", serde_json::json!({}));
+        if args.format == Format::Text {
+            let n = c.diags.error_count();
+            eprintln!(
+                "error: {} has {n} problem{}; nothing was written",
+                args.spec.display(),
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        return exit::INVALID;
+    };
+    let summary = serde_json::json!({
+        "services": out.compose.services.len(),
+        "networks": out.compose.networks.len(),
+        "sha256": crate::model::sha256_hex(&out.yaml),
+    });
+    if args.check {
+        let current = std::fs::read(&args.output).unwrap_or_default();
+        let up_to_date = current == out.yaml.as_bytes();
+        report(
+            if up_to_date {
+                "up-to-date"
+            } else {
+                "changes-pending"
+            },
+            summary,
+        );
+        if args.format == Format::Text {
+            if up_to_date {
+                eprintln!("{} is up to date", args.output.display());
+            } else {
+                eprintln!(
+                    "{} differs from what {} compiles to; run fedgen build",
+                    args.output.display(),
+                    args.spec.display()
+                );
+                let old = String::from_utf8_lossy(&current);
+                let diff = similar::TextDiff::from_lines(old.as_ref(), out.yaml.as_str());
+                eprint!(
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(3)
+                        .header(&args.output.display().to_string(), "compiled")
+                );
+            }
+        }
+        return if up_to_date {
+            exit::OK
+        } else {
+            exit::CHANGES_PENDING
+        };
+    }
+    for (dir, name, bytes) in &out.generated {
+        if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
+            eprintln!(
+                "error: cannot create generated secret `{name}` in {}: {e}",
+                dir.display()
+            );
+            return exit::INVALID;
+        }
+    }
+    if args.stdout {
+        report("ok", summary);
+        let _ = std::io::stdout().write_all(out.yaml.as_bytes());
+        return exit::OK;
+    }
+    if let Err(e) = emit::write_atomic(&args.output, out.yaml.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", args.output.display());
+        return exit::INVALID;
+    }
+    report("ok", summary);
+    if args.format == Format::Text {
+        eprintln!(
+            "wrote {} ({} services, {} networks)",
+            args.output.display(),
+            out.compose.services.len(),
+            out.compose.networks.len()
+        );
+    }
+    exit::OK
+}
+
+fn list_kinds(templates: Option<PathBuf>) -> i32 {
+    let mut sources = Sources::default();
+    let mut diags = Diagnostics::default();
+    let kinds = Kinds::load(templates.as_deref(), &mut sources, &mut diags);
+    if diags.has_errors() {
+        eprint!("{}", diag::render_human(&diags.items, &sources));
+        return exit::INVALID;
+    }
+    for k in kinds.kinds.values() {
+        let port = k
+            .meta
+            .port
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!("{:<12} port {:<5} {}", k.name, port, k.meta.doc);
+        println!("{:<12} health: {}", "", k.meta.health);
+        for (p, m) in &k.meta.params {
+            println!("{:<12} {p}: {}", "", m.doc);
+        }
+    }
+    exit::OK
+}

@@ -1,0 +1,176 @@
+//! The compiler: stack spec + `.env` -> validated compose model -> compose file bytes.
+//!
+//! Stages, each in its own module and each taking what the one before gives:
+//! [`env`] (variables) -> [`spec`] (parse, interpolate) -> [`kinds`] (templates) ->
+//! [`validate::check`] (cross-references, derived topology) -> [`render`] (templates + policies)
+//! -> [`validate::policies`] (invariants of the output) -> [`emit`] (bytes, atomic write).
+//! Every stage collects all of its problems before the pipeline stops, so one run reports all.
+
+pub mod emit;
+pub mod env;
+pub mod interpolate;
+pub mod kinds;
+pub mod render;
+pub mod spec;
+pub mod validate;
+
+use crate::diag::{Diagnostic, Diagnostics, Sources};
+use crate::model::{self, Compose};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What to compile, and with what.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub spec: PathBuf,
+    pub env_file: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+    /// Where the compose file goes (relative paths in it are resolved from its directory).
+    pub out: PathBuf,
+    /// Where `generate:` secrets live; `None`: `$XDG_STATE_HOME/fedgen/<project>/secrets`.
+    pub secrets_dir: Option<PathBuf>,
+    pub process_env: BTreeMap<String, String>,
+}
+
+/// A successful compilation.
+#[derive(Debug)]
+pub struct Output {
+    pub compose: Compose,
+    /// The compose file's exact bytes.
+    pub yaml: String,
+    /// `generate:` secrets to make before the file is used: (directory, name, bytes).
+    pub generated: Vec<(PathBuf, String, usize)>,
+}
+
+/// The outcome: the sources (for rendering diagnostics), every diagnostic, and the output if no
+/// diagnostic is an error.
+#[derive(Debug, Default)]
+pub struct Compilation {
+    pub sources: Sources,
+    pub diags: Diagnostics,
+    pub output: Option<Output>,
+}
+
+pub fn compile(input: &Input) -> Compilation {
+    let mut c = Compilation::default();
+    c.output = run(input, &mut c.sources, &mut c.diags);
+    c.diags.sort();
+    if c.diags.has_errors() {
+        c.output = None;
+    }
+    c
+}
+
+fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<Output> {
+    let env = env::Env::load(
+        input.env_file.as_deref(),
+        input.process_env.clone(),
+        sources,
+        diags,
+    );
+    let bytes = match std::fs::read(&input.spec) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "spec-unreadable",
+                    format!("cannot read stack spec {}: {e}", input.spec.display()),
+                )
+                .hint("pass the path of a stack spec, e.g. stacks/federated-imputation.yml"),
+            );
+            return None;
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "spec-not-utf8",
+                format!(
+                    "{} is not valid UTF-8 (first bad byte at offset {})",
+                    input.spec.display(),
+                    e.utf8_error().valid_up_to()
+                ),
+            ));
+            return None;
+        }
+    };
+    let spec_sha = model::sha256_hex(&text);
+    let source = sources.add(&input.spec, text);
+    let spec = spec::parse(source, sources, &env, diags);
+    let kinds = kinds::Kinds::load(input.templates.as_deref(), sources, diags);
+    let spec = spec?;
+    if diags.has_errors() {
+        // Cross-reference checks on a partial spec would only add noise.
+        return None;
+    }
+    let stack = validate::check(&spec, &kinds, diags)?;
+    let secrets_dir = match &input.secrets_dir {
+        Some(d) => absolute(d),
+        None => default_secrets_dir(&input.process_env, &spec.name.value),
+    };
+    let paths = render::Paths {
+        spec_dir: parent_dir(&input.spec),
+        out_dir: parent_dir(&input.out),
+        secrets_dir: secrets_dir.clone(),
+    };
+    let (compose, kind_sources) = render::render(&stack, &env, source, sources, &paths, diags)?;
+    validate::policies(&compose, &kind_sources, diags);
+    let mut generated = Vec::new();
+    for (name, decl) in &spec.secrets {
+        match &decl.source {
+            spec::SecretSource::Generate(n) => generated.push((secrets_dir.clone(), name.clone(), *n)),
+            spec::SecretSource::Env(var) if env.get(var).is_none() => diags.push(
+                Diagnostic::warning("secret-unset", format!("secret `{name}` reads `{var}`, which is not set now"))
+                    .at(decl.name.span)
+                    .hint(format!("the file is fine; `{var}` must be set in the environment of `fedgen apply` or `docker compose up`")),
+            ),
+            _ => {}
+        }
+    }
+    let yaml = emit::to_yaml(&compose, &input.spec.display().to_string(), &spec_sha);
+    // The file must read back as the same model: a check on the emitter and on the model's types.
+    match Compose::from_compose_yaml(&yaml) {
+        Ok(back) if back == compose => {}
+        Ok(_) => diags.push(Diagnostic::error(
+            "internal",
+            "the emitted file does not read back as the same model (a fedgen bug)",
+        )),
+        Err(e) => diags.push(Diagnostic::error(
+            "internal",
+            format!("the emitted file does not read back: {e} (a fedgen bug)"),
+        )),
+    }
+    Some(Output {
+        compose,
+        yaml,
+        generated,
+    })
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    absolute(
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
+}
+
+/// `$XDG_STATE_HOME/fedgen/<project>/secrets`, or `~/.local/state/...`: outside any repository.
+pub fn default_secrets_dir(env: &BTreeMap<String, String>, project: &str) -> PathBuf {
+    let state = env
+        .get("XDG_STATE_HOME")
+        .filter(|s| Path::new(s).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    state.join("fedgen").join(project).join("secrets")
+}

@@ -1,0 +1,1338 @@
+//! The stack spec: `stacks/*.yml` parsed into typed values that remember where they came from.
+//!
+//! Takes: the spec's text and the [`Env`] for `${VAR}` interpolation. Gives: a [`Spec`] whose every
+//! value carries a [`Span`], plus a diagnostic for every problem found on the way (YAML syntax,
+//! unknown keys with a "did you mean", wrong types, missing or secret variables). Parsing goes on
+//! after a problem so that one run reports all of them.
+//!
+//! YAML is read with `marked-yaml`, which keeps a line and column on every node (serde_yaml only
+//! locates syntax errors) and refuses anchors and aliases outright, so alias bombs cannot expand.
+//! Cross-references (does a `uses` target exist?) are the next stage's business: see `validate`.
+
+use crate::compile::env::{looks_secret, Env};
+use crate::compile::interpolate::{self, Problem};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Sources, Span, Spanned};
+use indexmap::IndexMap;
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, Node};
+use std::collections::BTreeSet;
+
+/// Largest spec fedgen reads: far above any real stack, small enough to bound time and memory.
+pub const MAX_SPEC_BYTES: usize = 4 << 20;
+/// Deepest nesting of `[`/`{`/indentation accepted before parsing (hostile input guard).
+const MAX_DEPTH: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: Spanned<String>,
+    pub allow_latest: bool,
+    pub defaults: Defaults,
+    pub secrets: IndexMap<String, SecretDecl>,
+    pub networks: IndexMap<String, NetworkDecl>,
+    pub volumes: IndexMap<String, Span>,
+    pub services: IndexMap<String, ServiceSpec>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub restart: Option<Spanned<String>>,
+    pub logging: LoggingSpec,
+    pub memory: Option<Spanned<String>>,
+    pub cpus: Option<Spanned<String>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub publish_ip: Option<Spanned<String>>,
+    pub stop_grace_period: Option<Spanned<String>>,
+    pub network_isolation: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoggingSpec {
+    pub driver: Option<Spanned<String>>,
+    pub max_size: Option<Spanned<String>>,
+    pub max_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// The value is read from this variable when deploying; it never enters the compose file.
+    Env(String),
+    /// The value is this file (relative paths are relative to the spec's directory).
+    File(String),
+    /// fedgen makes a random value of this many bytes once and keeps it in its secrets directory.
+    Generate(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretDecl {
+    pub name: Spanned<String>,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkDecl {
+    pub name: Spanned<String>,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublishSpec {
+    pub host_ip: Option<String>,
+    pub host_port: u16,
+    pub container_port: Option<u16>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HealthSpec {
+    pub disabled: bool,
+    pub test: Option<Vec<String>>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub start_period: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvEntry {
+    pub key: Spanned<String>,
+    /// The value as written (templates `{{ ... }}` not yet rendered, `${VAR}` not yet substituted).
+    pub raw: Spanned<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+    pub publish: Vec<PublishSpec>,
+    pub uses: Vec<Spanned<String>>,
+    pub secrets: Vec<Spanned<String>>,
+    pub env: Vec<EnvEntry>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<Spanned<String>>,
+    pub restart: Option<Spanned<String>>,
+    pub memory: Option<Spanned<String>>,
+    pub cpus: Option<Spanned<String>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub healthcheck: Option<Spanned<HealthSpec>>,
+    pub logging: LoggingSpec,
+    pub networks: Option<Vec<Spanned<String>>>,
+    pub volumes: Vec<Spanned<String>>,
+    pub read_only: Option<bool>,
+    pub egress: bool,
+    pub allow_latest: Option<bool>,
+    pub not_secret: BTreeSet<String>,
+    pub stop_grace_period: Option<Spanned<String>>,
+    /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
+    pub params: IndexMap<String, (Span, serde_json::Value)>,
+}
+
+pub const TOP_KEYS: &[&str] = &[
+    "name",
+    "allow_latest",
+    "defaults",
+    "secrets",
+    "networks",
+    "volumes",
+    "services",
+];
+pub const DEFAULT_KEYS: &[&str] = &[
+    "restart",
+    "logging",
+    "memory",
+    "cpus",
+    "pids_limit",
+    "publish_ip",
+    "stop_grace_period",
+    "network_isolation",
+];
+pub const LOGGING_KEYS: &[&str] = &["driver", "max_size", "max_file"];
+pub const SERVICE_KEYS: &[&str] = &[
+    "kind",
+    "image",
+    "port",
+    "publish",
+    "uses",
+    "secrets",
+    "env",
+    "command",
+    "entrypoint",
+    "user",
+    "restart",
+    "memory",
+    "cpus",
+    "pids_limit",
+    "healthcheck",
+    "logging",
+    "networks",
+    "volumes",
+    "read_only",
+    "egress",
+    "allow_latest",
+    "not_secret",
+    "stop_grace_period",
+];
+const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
+
+/// Reads one spec file. Returns `None` only when the text is not YAML at all; otherwise a spec
+/// that may be partial, with every problem in `diags`.
+pub fn parse(source: usize, sources: &Sources, env: &Env, diags: &mut Diagnostics) -> Option<Spec> {
+    let text = sources.text(source);
+    if text.len() > MAX_SPEC_BYTES {
+        diags.push(
+            Diagnostic::error(
+                "spec-too-large",
+                format!(
+                    "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
+                    text.len()
+                ),
+            )
+            .at(Span::new(source, 1, 1, 1)),
+        );
+        return None;
+    }
+    if let Some(span) = too_deep(source, text) {
+        diags.push(
+            Diagnostic::error(
+                "spec-too-deep",
+                format!("the spec nests deeper than {MAX_DEPTH} levels"),
+            )
+            .at(span)
+            .hint("a stack spec is a few levels deep; this looks like generated or hostile input"),
+        );
+        return None;
+    }
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+    let root = match marked_yaml::parse_yaml_with_options(source, text, options) {
+        Ok(node) => node,
+        Err(e) => {
+            diags.push(load_error(source, e));
+            return None;
+        }
+    };
+    let mut r = Reader {
+        source,
+        sources,
+        env,
+        diags,
+    };
+    Some(r.spec(&root))
+}
+
+/// Rejects runaway nesting before the YAML loader sees it (flow brackets or indentation).
+fn too_deep(source: usize, text: &str) -> Option<Span> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent / 2 > MAX_DEPTH {
+            return Some(Span::new(source, n + 1, 1, indent));
+        }
+        for (c, ch) in line.chars().enumerate() {
+            match ch {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(Span::new(source, n + 1, c + 1, 1));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '#' => break,
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn marker_span(source: usize, m: Option<&marked_yaml::Marker>, len: usize) -> Span {
+    m.map(|m| Span::new(source, m.line(), m.column(), len))
+        .unwrap_or_else(|| Span::new(source, 1, 1, len))
+}
+
+fn load_error(source: usize, e: LoadError) -> Diagnostic {
+    match e {
+        LoadError::TopLevelMustBeMapping(m) => {
+            Diagnostic::error("spec-not-mapping", "a stack spec is a YAML mapping")
+                .at(marker_span(source, Some(&m), 1))
+                .hint("start with `name:` and `services:`")
+        }
+        LoadError::UnexpectedAnchor(m) => Diagnostic::error(
+            "yaml-anchor",
+            "YAML anchors and aliases are not supported in stack specs",
+        )
+        .at(marker_span(source, Some(&m), 1))
+        .hint("use `defaults:` for values that several services share"),
+        LoadError::UnexpectedTag(m) => Diagnostic::error(
+            "yaml-tag",
+            "YAML tags (`!tag`) are not supported in stack specs",
+        )
+        .at(marker_span(source, Some(&m), 1)),
+        LoadError::MappingKeyMustBeScalar(m) => {
+            Diagnostic::error("yaml-complex-key", "mapping keys must be plain strings")
+                .at(marker_span(source, Some(&m), 1))
+        }
+        LoadError::DuplicateKey(inner) => {
+            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
+            Diagnostic::error(
+                "duplicate-key",
+                format!("`{}` is given twice", inner.key.as_str()),
+            )
+            .at(marker_span(
+                source,
+                inner.key.span().start(),
+                inner.key.as_str().chars().count(),
+            ))
+            .hint(format!("the first one is on line {first}; keep one"))
+        }
+        LoadError::ScanError(m, e) => Diagnostic::error(
+            "yaml-syntax",
+            format!("invalid YAML: {}", e.info()),
+        )
+        .at(marker_span(source, Some(&m), 1)),
+        LoadError::TopLevelMustBeSequence(m) => Diagnostic::error(
+            "spec-not-mapping",
+            "unexpected top level",
+        )
+        .at(marker_span(source, Some(&m), 1)),
+    }
+}
+
+struct Reader<'a> {
+    source: usize,
+    sources: &'a Sources,
+    env: &'a Env,
+    diags: &'a mut Diagnostics,
+}
+
+fn kind_of(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar(_) => "a scalar",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+fn is_null(node: &Node) -> bool {
+    matches!(node, Node::Scalar(s) if matches!(s.as_str(), "" | "~" | "null"))
+}
+
+impl Reader<'_> {
+    fn span(&self, node: &Node) -> Span {
+        let len = match node {
+            Node::Scalar(s) => s.as_str().chars().count(),
+            _ => 1,
+        };
+        marker_span(self.source, node.span().start(), len)
+    }
+
+    fn key_span(&self, key: &MarkedScalarNode) -> Span {
+        marker_span(
+            self.source,
+            key.span().start(),
+            key.as_str().chars().count(),
+        )
+    }
+
+    fn type_error(&self, node: &Node, what: &str, expected: &str) -> Diagnostic {
+        Diagnostic::error(
+            "wrong-type",
+            format!("{what} must be {expected}, not {}", kind_of(node)),
+        )
+        .at(self.span(node))
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+        match node {
+            Node::Mapping(m) => Some(m),
+            n if is_null(n) => None,
+            n => {
+                let d = self.type_error(n, what, "a mapping");
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Reports keys of `map` outside `allowed` (and `extra`), with the closest allowed one as a hint.
+    fn check_keys(
+        &mut self,
+        map: &MarkedMappingNode,
+        what: &str,
+        allowed: &[&str],
+        extra: &[&str],
+    ) {
+        for key in map.keys() {
+            let k = key.as_str();
+            if allowed.contains(&k) || extra.contains(&k) || k.starts_with("x-") {
+                continue;
+            }
+            let mut d = Diagnostic::error("unknown-key", format!("unknown key `{k}` in {what}"))
+                .at(self.key_span(key));
+            d = match did_you_mean(k, allowed.iter().chain(extra.iter()).copied()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!("{what} takes: {}", allowed.join(", "))),
+            };
+            self.diags.push(d);
+        }
+    }
+
+    /// The scalar's text, as written (no interpolation).
+    fn raw(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+        match node {
+            Node::Scalar(s) => Some(Spanned::new(s.as_str().to_string(), self.span(node))),
+            n => {
+                let d = self.type_error(n, what, "a string");
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// The scalar's text with `${VAR}` substituted; every interpolation problem is reported.
+    fn string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+        let raw = self.raw(node, what)?;
+        self.interpolate(&raw, what)
+    }
+
+    pub fn interpolate(&mut self, raw: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
+        let quoted = self
+            .sources
+            .text(self.source)
+            .lines()
+            .nth(raw.span.line - 1)
+            .and_then(|l| l.chars().nth(raw.span.column - 1))
+            .is_some_and(|c| c == '"' || c == '\'');
+        let shift = usize::from(quoted);
+        match interpolate::interpolate(&raw.value, &|n| self.env.get(n)) {
+            Ok(out) => {
+                let mut ok = true;
+                for name in &out.used {
+                    if looks_secret(name) && self.env.get(name).is_some() {
+                        ok = false;
+                        self.diags.push(
+                            Diagnostic::error(
+                                "secret-interpolated",
+                                format!("{what} reads `${{{name}}}`, which looks like a secret; its value would be written into the compose file"),
+                            )
+                            .at(raw.span)
+                            .hint(format!("declare it under `secrets:` (e.g. `my_secret: {{ env: {name} }}`) and list it in the service's `secrets:`")),
+                        );
+                    }
+                }
+                ok.then(|| Spanned::new(out.text, raw.span))
+            }
+            Err(problems) => {
+                for p in problems {
+                    let span = raw.span.shifted(p.offset + shift, p.len);
+                    let d = match p.problem {
+                        Problem::Missing { name } => Diagnostic::error("missing-variable", format!("variable `{name}` is not set ({what})"))
+                            .at(span)
+                            .hint(format!("set {name} in the --env file or the environment, or give a default: `${{{name}:-value}}`")),
+                        Problem::Required { name, message } => {
+                            Diagnostic::error("missing-variable", format!("variable `{name}` is required: {message}")).at(span).hint(format!("set {name} in the --env file or the environment"))
+                        }
+                        Problem::Syntax { message } => Diagnostic::error("interpolation-syntax", format!("{message} ({what})")).at(span),
+                    };
+                    self.diags.push(d);
+                }
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        let s = self.string(node, what)?;
+        match s.value.as_str() {
+            "true" | "yes" | "on" => Some(true),
+            "false" | "no" | "off" => Some(false),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        format!("{what} must be true or false, not `{}`", s.value),
+                    )
+                    .at(s.span),
+                );
+                None
+            }
+        }
+    }
+
+    fn number<T: std::str::FromStr>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        expected: &str,
+    ) -> Option<Spanned<T>> {
+        let s = self.string(node, what)?;
+        match s.value.trim().parse::<T>() {
+            Ok(v) => Some(Spanned::new(v, s.span)),
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        format!("{what} must be {expected}, not `{}`", s.value),
+                    )
+                    .at(s.span),
+                );
+                None
+            }
+        }
+    }
+
+    fn list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<&'n Node> {
+        match node {
+            Node::Sequence(seq) => seq.iter().collect(),
+            n if is_null(n) => Vec::new(),
+            n => {
+                let d = self.type_error(n, what, "a list");
+                self.diags.push(d);
+                Vec::new()
+            }
+        }
+    }
+
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<Spanned<String>> {
+        self.list(node, what)
+            .into_iter()
+            .filter_map(|n| self.string(n, what))
+            .collect()
+    }
+
+    /// A Docker/Compose-style name: lowercase letters, digits, `-` and `_`, starting alphanumeric.
+    fn check_name(&mut self, key: &MarkedScalarNode, what: &str) {
+        let k = key.as_str();
+        let valid = !k.is_empty()
+            && k.len() <= 63
+            && k.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            self.diags.push(
+                Diagnostic::error("invalid-name", format!("`{k}` is not a valid {what} name"))
+                    .at(self.key_span(key))
+                    .hint("use 1 to 63 lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+            );
+        }
+    }
+
+    fn spec(&mut self, root: &Node) -> Spec {
+        let root_span = self.span(root);
+        let mut spec = Spec {
+            name: Spanned::new(String::new(), root_span),
+            allow_latest: false,
+            defaults: Defaults::default(),
+            secrets: IndexMap::new(),
+            networks: IndexMap::new(),
+            volumes: IndexMap::new(),
+            services: IndexMap::new(),
+        };
+        let Some(map) = root.as_mapping() else {
+            return spec;
+        };
+        self.check_keys(map, "the stack spec", TOP_KEYS, &[]);
+        match map.get_node("name") {
+            Some(n) => {
+                if let Some(name) = self.string(n, "`name`") {
+                    let valid = !name.is_empty()
+                        && name.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                        })
+                        && name
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                    if !valid {
+                        self.diags.push(
+                            Diagnostic::error("invalid-name", format!("`{}` is not a valid project name", name.value))
+                                .at(name.span)
+                                .hint("Compose project names are lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+                        );
+                    }
+                    spec.name = name;
+                }
+            }
+            None => self.diags.push(
+                Diagnostic::error("missing-key", "the stack spec has no `name`")
+                    .at(Span::new(self.source, 1, 1, 1))
+                    .hint("add `name: my-stack`: it becomes the Compose project name"),
+            ),
+        }
+        if let Some(n) = map.get_node("allow_latest") {
+            spec.allow_latest = self.bool(n, "`allow_latest`").unwrap_or(false);
+        }
+        if let Some(d) = map
+            .get_node("defaults")
+            .and_then(|n| self.mapping(n, "`defaults`"))
+        {
+            spec.defaults = self.defaults(d);
+        }
+        if let Some(s) = map
+            .get_node("secrets")
+            .and_then(|n| self.mapping(n, "`secrets`"))
+        {
+            for (key, node) in s.iter() {
+                self.check_name(key, "secret");
+                if let Some(decl) = self.secret(key, node) {
+                    spec.secrets.insert(key.as_str().to_string(), decl);
+                }
+            }
+        }
+        if let Some(s) = map
+            .get_node("networks")
+            .and_then(|n| self.mapping(n, "`networks`"))
+        {
+            for (key, node) in s.iter() {
+                self.check_name(key, "network");
+                let mut internal = true;
+                if let Some(m) = self.mapping(node, &format!("network `{}`", key.as_str())) {
+                    self.check_keys(
+                        m,
+                        &format!("network `{}`", key.as_str()),
+                        &["internal"],
+                        &[],
+                    );
+                    if let Some(n) = m.get_node("internal") {
+                        internal = self.bool(n, "`internal`").unwrap_or(true);
+                    }
+                }
+                let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
+                spec.networks
+                    .insert(key.as_str().to_string(), NetworkDecl { name, internal });
+            }
+        }
+        if let Some(s) = map
+            .get_node("volumes")
+            .and_then(|n| self.mapping(n, "`volumes`"))
+        {
+            for (key, node) in s.iter() {
+                self.check_name(key, "volume");
+                if let Some(m) = self.mapping(node, &format!("volume `{}`", key.as_str())) {
+                    self.check_keys(m, &format!("volume `{}`", key.as_str()), &[], &[]);
+                }
+                spec.volumes
+                    .insert(key.as_str().to_string(), self.key_span(key));
+            }
+        }
+        match map.get_node("services") {
+            Some(n) => {
+                if let Some(s) = self.mapping(n, "`services`") {
+                    for (key, node) in s.iter() {
+                        self.check_name(key, "service");
+                        if let Some(svc) = self.service(key, node) {
+                            spec.services.insert(key.as_str().to_string(), svc);
+                        }
+                    }
+                }
+            }
+            None => self.diags.push(
+                Diagnostic::error("missing-key", "the stack spec has no `services`")
+                    .at(Span::new(self.source, 1, 1, 1))
+                    .hint("add `services:` with at least one service"),
+            ),
+        }
+        spec
+    }
+
+    fn logging(&mut self, m: &MarkedMappingNode, what: &str) -> LoggingSpec {
+        self.check_keys(m, what, LOGGING_KEYS, &[]);
+        let mut l = LoggingSpec::default();
+        if let Some(n) = m.get_node("driver") {
+            l.driver = self.string(n, "`logging.driver`");
+            if let Some(d) = &l.driver {
+                if !matches!(d.value.as_str(), "json-file" | "local") {
+                    self.diags.push(
+                        Diagnostic::error("invalid-value", format!("logging driver `{}` is not supported", d.value))
+                            .at(d.span)
+                            .hint("use `json-file` or `local`: both rotate, and `docker logs` can read them"),
+                    );
+                }
+            }
+        }
+        if let Some(n) = m.get_node("max_size") {
+            l.max_size = self.string(n, "`logging.max_size`");
+            if let Some(s) = &l.max_size {
+                self.check_size(s, "`logging.max_size`");
+            }
+        }
+        if let Some(n) = m.get_node("max_file") {
+            l.max_file = self
+                .number::<u32>(n, "`logging.max_file`", "a whole number")
+                .map(|s| Spanned::new(s.value.to_string(), s.span));
+        }
+        l
+    }
+
+    fn check_size(&mut self, s: &Spanned<String>, what: &str) {
+        if parse_bytes(&s.value).is_none() {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("{what} `{}` is not a size", s.value),
+                )
+                .at(s.span)
+                .hint("write a number with a unit: 512m, 1g, 10m, 64k"),
+            );
+        }
+    }
+
+    fn check_duration(&mut self, s: &Spanned<String>, what: &str) {
+        if parse_duration(&s.value).is_none() {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("{what} `{}` is not a duration", s.value),
+                )
+                .at(s.span)
+                .hint("write a number with a unit: 500ms, 10s, 1m30s, 2h"),
+            );
+        }
+    }
+
+    fn restart(&mut self, n: &Node) -> Option<Spanned<String>> {
+        let r = self.string(n, "`restart`")?;
+        let ok = matches!(
+            r.value.as_str(),
+            "no" | "always" | "unless-stopped" | "on-failure"
+        ) || r
+            .value
+            .strip_prefix("on-failure:")
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        if !ok {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`{}` is not a restart policy", r.value),
+                )
+                .at(r.span)
+                .hint("use unless-stopped, always, on-failure[:N] or no"),
+            );
+        }
+        Some(r)
+    }
+
+    fn memory(&mut self, n: &Node, what: &str) -> Option<Spanned<String>> {
+        let m = self.string(n, what)?;
+        self.check_size(&m, what);
+        Some(m)
+    }
+
+    fn cpus(&mut self, n: &Node) -> Option<Spanned<String>> {
+        let c = self.string(n, "`cpus`")?;
+        if !c.value.parse::<f64>().is_ok_and(|v| v > 0.0) {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`cpus` must be a positive number, not `{}`", c.value),
+                )
+                .at(c.span),
+            );
+        }
+        Some(c)
+    }
+
+    fn defaults(&mut self, m: &MarkedMappingNode) -> Defaults {
+        self.check_keys(m, "`defaults`", DEFAULT_KEYS, &[]);
+        let mut d = Defaults::default();
+        if let Some(n) = m.get_node("restart") {
+            d.restart = self.restart(n);
+        }
+        if let Some(l) = m
+            .get_node("logging")
+            .and_then(|n| self.mapping(n, "`defaults.logging`"))
+        {
+            d.logging = self.logging(l, "`defaults.logging`");
+        }
+        if let Some(n) = m.get_node("memory") {
+            d.memory = self.memory(n, "`defaults.memory`");
+        }
+        if let Some(n) = m.get_node("cpus") {
+            d.cpus = self.cpus(n);
+        }
+        if let Some(n) = m.get_node("pids_limit") {
+            d.pids_limit = self.number(n, "`pids_limit`", "a whole number");
+        }
+        if let Some(n) = m.get_node("publish_ip") {
+            d.publish_ip = self.string(n, "`publish_ip`");
+            if let Some(ip) = &d.publish_ip {
+                if ip.value.parse::<std::net::IpAddr>().is_err() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("`{}` is not an IP address", ip.value),
+                        )
+                        .at(ip.span),
+                    );
+                }
+            }
+        }
+        if let Some(n) = m.get_node("stop_grace_period") {
+            d.stop_grace_period = self.string(n, "`stop_grace_period`");
+            if let Some(s) = d.stop_grace_period.clone() {
+                self.check_duration(&s, "`stop_grace_period`");
+            }
+        }
+        if let Some(n) = m.get_node("network_isolation") {
+            d.network_isolation = self.string(n, "`network_isolation`");
+            if let Some(s) = &d.network_isolation {
+                if !matches!(s.value.as_str(), "per-service" | "shared") {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!(
+                                "`network_isolation` is `per-service` or `shared`, not `{}`",
+                                s.value
+                            ),
+                        )
+                        .at(s.span),
+                    );
+                }
+            }
+        }
+        d
+    }
+
+    fn secret(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<SecretDecl> {
+        let what = format!("secret `{}`", key.as_str());
+        let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
+        let Some(m) = self.mapping(node, &what) else {
+            self.diags.push(
+                Diagnostic::error("invalid-secret", format!("{what} has no source"))
+                    .at(name.span)
+                    .hint("give one of `env: VAR`, `file: path` or `generate: 32`"),
+            );
+            return None;
+        };
+        self.check_keys(m, &what, &["env", "file", "generate"], &[]);
+        let given: Vec<&str> = ["env", "file", "generate"]
+            .into_iter()
+            .filter(|k| m.get_node(k).is_some())
+            .collect();
+        if given.len() != 1 {
+            self.diags.push(
+                Diagnostic::error(
+                    "invalid-secret",
+                    format!("{what} needs exactly one source, it has {}", given.len()),
+                )
+                .at(name.span)
+                .hint("give one of `env: VAR`, `file: path` or `generate: 32`"),
+            );
+            return None;
+        }
+        let source = match given[0] {
+            "env" => {
+                let var = self.raw(m.get_node("env")?, "`env`")?;
+                if !var
+                    .value
+                    .chars()
+                    .all(|c| c == '_' || c.is_ascii_alphanumeric())
+                    || var.value.is_empty()
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-secret",
+                            format!("`{}` is not a variable name", var.value),
+                        )
+                        .at(var.span)
+                        .hint("name the variable without `$`: `env: JWT_SECRET`"),
+                    );
+                    return None;
+                }
+                SecretSource::Env(var.value)
+            }
+            "file" => SecretSource::File(self.string(m.get_node("file")?, "`file`")?.value),
+            _ => {
+                let n = self.number::<usize>(
+                    m.get_node("generate")?,
+                    "`generate`",
+                    "a number of bytes",
+                )?;
+                if !(16..=4096).contains(&n.value) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-secret",
+                            format!("`generate: {}` is out of range", n.value),
+                        )
+                        .at(n.span)
+                        .hint("generate between 16 and 4096 random bytes; 32 is a good default"),
+                    );
+                    return None;
+                }
+                SecretSource::Generate(n.value)
+            }
+        };
+        Some(SecretDecl { name, source })
+    }
+
+    fn publish(&mut self, node: &Node, out: &mut Vec<PublishSpec>) {
+        let items: Vec<&Node> = match node {
+            Node::Sequence(s) => s.iter().collect(),
+            n => vec![n],
+        };
+        for n in items {
+            let Some(s) = self.string(n, "`publish`") else {
+                continue;
+            };
+            let parts: Vec<&str> = s.value.rsplitn(3, ':').collect();
+            // Accepted: PORT, HOST_PORT:CONTAINER_PORT, IP:HOST_PORT, IP:HOST_PORT:CONTAINER_PORT.
+            let parsed = match parts.as_slice() {
+                [p] => p.parse().ok().map(|p| (None, p, None)),
+                [b, a] => match (a.parse::<u16>(), b.parse::<u16>()) {
+                    (Ok(h), Ok(c)) => Some((None, h, Some(c))),
+                    (Err(_), Ok(h)) if a.parse::<std::net::IpAddr>().is_ok() => {
+                        Some((Some(a.to_string()), h, None))
+                    }
+                    _ => None,
+                },
+                [c, h, ip] if ip.parse::<std::net::IpAddr>().is_ok() => {
+                    match (h.parse(), c.parse()) {
+                        (Ok(h), Ok(c)) => Some((Some(ip.to_string()), h, Some(c))),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            match parsed {
+                Some((host_ip, host_port, container_port)) if host_port > 0 => out.push(PublishSpec {
+                    host_ip,
+                    host_port,
+                    container_port,
+                    span: s.span,
+                }),
+                _ => self.diags.push(
+                    Diagnostic::error("invalid-publish", format!("cannot read `{}` as a published port", s.value))
+                        .at(s.span)
+                        .hint("write HOST_PORT, HOST_PORT:CONTAINER_PORT, IP:HOST_PORT or IP:HOST_PORT:CONTAINER_PORT"),
+                ),
+            }
+        }
+    }
+
+    fn healthcheck(&mut self, node: &Node) -> Option<Spanned<HealthSpec>> {
+        let span = self.span(node);
+        if let Node::Scalar(_) = node {
+            return match self.bool(node, "`healthcheck`")? {
+                false => Some(Spanned::new(
+                    HealthSpec {
+                        disabled: true,
+                        ..Default::default()
+                    },
+                    span,
+                )),
+                true => {
+                    self.diags.push(
+                        Diagnostic::error("invalid-value", "`healthcheck: true` says nothing")
+                            .at(span)
+                            .hint("omit it to use the kind's healthcheck, give a mapping with `test:`, or `false` for a one-shot job"),
+                    );
+                    None
+                }
+            };
+        }
+        let m = self.mapping(node, "`healthcheck`")?;
+        self.check_keys(m, "`healthcheck`", HEALTH_KEYS, &[]);
+        let mut h = HealthSpec::default();
+        if let Some(n) = m.get_node("test") {
+            let test: Vec<String> = match n {
+                Node::Scalar(_) => self
+                    .string(n, "`healthcheck.test`")
+                    .map(|s| vec!["CMD-SHELL".to_string(), s.value])
+                    .unwrap_or_default(),
+                _ => self
+                    .strings(n, "`healthcheck.test`")
+                    .into_iter()
+                    .map(|s| s.value)
+                    .collect(),
+            };
+            if !test.is_empty() && !matches!(test[0].as_str(), "CMD" | "CMD-SHELL") {
+                self.diags.push(
+                    Diagnostic::error("invalid-value", "a healthcheck test list starts with CMD or CMD-SHELL")
+                        .at(self.span(n))
+                        .hint("e.g. [CMD, wget, -q, -O, /dev/null, http://127.0.0.1:8000/health], or a string for a shell command"),
+                );
+            }
+            h.test = Some(test);
+        }
+        for (key, slot) in [
+            ("interval", &mut h.interval),
+            ("timeout", &mut h.timeout),
+            ("start_period", &mut h.start_period),
+        ] {
+            if let Some(n) = m.get_node(key) {
+                if let Some(s) = self.string(n, &format!("`healthcheck.{key}`")) {
+                    self.check_duration(&s, &format!("`healthcheck.{key}`"));
+                    *slot = Some(s.value);
+                }
+            }
+        }
+        if let Some(n) = m.get_node("retries") {
+            h.retries = self
+                .number::<u32>(n, "`healthcheck.retries`", "a whole number")
+                .map(|s| s.value);
+        }
+        Some(Spanned::new(h, span))
+    }
+
+    fn service(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<ServiceSpec> {
+        let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
+        let what = format!("service `{}`", name.value);
+        let m = match node {
+            Node::Mapping(m) => m,
+            n => {
+                let d = self.type_error(n, &what, "a mapping");
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let kind = match m.get_node("kind") {
+            Some(n) => self.string(n, "`kind`")?,
+            None => {
+                self.diags.push(
+                    Diagnostic::error("missing-key", format!("{what} has no `kind`"))
+                        .at(name.span)
+                        .hint("every service names a kind (a template): postgres, redis, http, worker, static-web, ..."),
+                );
+                return None;
+            }
+        };
+        let mut svc = ServiceSpec {
+            name,
+            kind,
+            image: None,
+            port: None,
+            publish: Vec::new(),
+            uses: Vec::new(),
+            secrets: Vec::new(),
+            env: Vec::new(),
+            command: None,
+            entrypoint: None,
+            user: None,
+            restart: None,
+            memory: None,
+            cpus: None,
+            pids_limit: None,
+            healthcheck: None,
+            logging: LoggingSpec::default(),
+            networks: None,
+            volumes: Vec::new(),
+            read_only: None,
+            egress: false,
+            allow_latest: None,
+            not_secret: BTreeSet::new(),
+            stop_grace_period: None,
+            params: IndexMap::new(),
+        };
+        for (k, n) in m.iter() {
+            match k.as_str() {
+                "kind" => {}
+                "image" => svc.image = self.string(n, "`image`"),
+                "port" => {
+                    svc.port = self.number::<u16>(n, "`port`", "a port number (1-65535)");
+                    if svc.port.as_ref().is_some_and(|p| p.value == 0) {
+                        self.diags.push(
+                            Diagnostic::error("invalid-value", "`port` must be 1-65535")
+                                .at(self.span(n)),
+                        );
+                    }
+                }
+                "publish" => self.publish(n, &mut svc.publish),
+                "uses" => svc.uses = self.strings(n, "`uses`"),
+                "secrets" => svc.secrets = self.strings(n, "`secrets`"),
+                "env" => {
+                    if let Some(env) = self.mapping(n, "`env`") {
+                        for (ek, ev) in env.iter() {
+                            let key = Spanned::new(ek.as_str().to_string(), self.key_span(ek));
+                            if !ek
+                                .as_str()
+                                .chars()
+                                .all(|c| c == '_' || c.is_ascii_alphanumeric() || c == '.')
+                                || ek.as_str().is_empty()
+                            {
+                                self.diags.push(
+                                    Diagnostic::error(
+                                        "invalid-name",
+                                        format!(
+                                            "`{}` is not an environment variable name",
+                                            ek.as_str()
+                                        ),
+                                    )
+                                    .at(key.span),
+                                );
+                                continue;
+                            }
+                            if let Some(raw) = self.raw(ev, &format!("env `{}`", ek.as_str())) {
+                                svc.env.push(EnvEntry { key, raw });
+                            }
+                        }
+                    }
+                }
+                "command" | "entrypoint" => {
+                    if let Node::Scalar(_) = n {
+                        self.diags.push(
+                            Diagnostic::error("wrong-type", format!("`{}` must be a list of arguments", k.as_str()))
+                                .at(self.span(n))
+                                .hint("write it as a list, e.g. [\"celery\", \"worker\"], so no shell re-splits it"),
+                        );
+                        continue;
+                    }
+                    let v = Some(
+                        self.strings(n, &format!("`{}`", k.as_str()))
+                            .into_iter()
+                            .map(|s| s.value)
+                            .collect(),
+                    );
+                    if k.as_str() == "command" {
+                        svc.command = v
+                    } else {
+                        svc.entrypoint = v
+                    }
+                }
+                "user" => svc.user = self.string(n, "`user`"),
+                "restart" => svc.restart = self.restart(n),
+                "memory" => svc.memory = self.memory(n, "`memory`"),
+                "cpus" => svc.cpus = self.cpus(n),
+                "pids_limit" => svc.pids_limit = self.number(n, "`pids_limit`", "a whole number"),
+                "healthcheck" => svc.healthcheck = self.healthcheck(n),
+                "logging" => {
+                    if let Some(l) = self.mapping(n, "`logging`") {
+                        svc.logging = self.logging(l, "`logging`");
+                    }
+                }
+                "networks" => svc.networks = Some(self.strings(n, "`networks`")),
+                "volumes" => svc.volumes = self.strings(n, "`volumes`"),
+                "read_only" => svc.read_only = self.bool(n, "`read_only`"),
+                "egress" => svc.egress = self.bool(n, "`egress`").unwrap_or(false),
+                "allow_latest" => svc.allow_latest = self.bool(n, "`allow_latest`"),
+                "not_secret" => {
+                    svc.not_secret = self
+                        .strings(n, "`not_secret`")
+                        .into_iter()
+                        .map(|s| s.value)
+                        .collect()
+                }
+                "stop_grace_period" => {
+                    svc.stop_grace_period = self.string(n, "`stop_grace_period`");
+                    if let Some(s) = svc.stop_grace_period.clone() {
+                        self.check_duration(&s, "`stop_grace_period`");
+                    }
+                }
+                other if other.starts_with("x-") => {}
+                other => {
+                    let value = self.json(n);
+                    svc.params
+                        .insert(other.to_string(), (self.key_span(k), value));
+                }
+            }
+        }
+        Some(svc)
+    }
+
+    /// A kind parameter's value as JSON, with `${VAR}` substituted in every string.
+    fn json(&mut self, node: &Node) -> serde_json::Value {
+        match node {
+            Node::Scalar(s) => {
+                let Some(v) = self.string(node, "a kind setting") else {
+                    return serde_json::Value::Null;
+                };
+                if s.may_coerce() {
+                    if let Ok(i) = v.value.parse::<i64>() {
+                        return i.into();
+                    }
+                    match v.value.as_str() {
+                        "true" => return true.into(),
+                        "false" => return false.into(),
+                        _ => {}
+                    }
+                }
+                serde_json::Value::String(v.value)
+            }
+            Node::Sequence(seq) => {
+                serde_json::Value::Array(seq.iter().map(|n| self.json(n)).collect())
+            }
+            Node::Mapping(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.as_str().to_string(), self.json(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl ServiceSpec {
+    pub fn allows_latest(&self, spec: &Spec) -> bool {
+        self.allow_latest.unwrap_or(spec.allow_latest)
+    }
+}
+
+/// Interpolates a value that was kept raw by the parser (env values, after template rendering).
+pub fn interpolate_value(
+    raw: &Spanned<String>,
+    what: &str,
+    source: usize,
+    sources: &Sources,
+    env: &Env,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<String>> {
+    Reader {
+        source,
+        sources,
+        env,
+        diags,
+    }
+    .interpolate(raw, what)
+}
+
+/// Bytes in a Compose size (`512m`, `1g`, `10m`, `64k`, `1024`, `1.5g`).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let v: f64 = num.parse().ok()?;
+    (v.is_finite() && v > 0.0).then_some((v * mult as f64) as u64)
+}
+
+/// Nanoseconds in a Compose duration (`10s`, `1m30s`, `500ms`, `2h`).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        let ns = match unit.as_str() {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total = total.checked_add((v * ns) as u64)?;
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> (Option<Spec>, Diagnostics) {
+        let mut sources = Sources::default();
+        let id = sources.add("s.yml", text);
+        let mut diags = Diagnostics::default();
+        let env = Env::from_maps(
+            [
+                ("TAG".into(), "1.0".into()),
+                ("JWT_SECRET".into(), "s3cr3t".into()),
+            ]
+            .into(),
+            Default::default(),
+        );
+        let spec = parse(id, &sources, &env, &mut diags);
+        (spec, diags)
+    }
+
+    fn codes(d: &Diagnostics) -> Vec<&'static str> {
+        d.items.iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn parses_a_minimal_stack() {
+        let (spec, d) = parse_str("name: s\nservices:\n  web:\n    kind: http\n    image: x:${TAG}\n    port: 80\n    publish: 8080\n");
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        let spec = spec.unwrap();
+        let web = &spec.services["web"];
+        assert_eq!(web.image.as_ref().unwrap().value, "x:1.0");
+        assert_eq!(web.port.as_ref().unwrap().value, 80);
+        assert_eq!(web.publish[0].host_port, 8080);
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_located_with_a_hint() {
+        let (_, d) = parse_str("name: s\nservises: {}\n");
+        let unknown = d.items.iter().find(|d| d.code == "unknown-key").unwrap();
+        assert_eq!(unknown.span.unwrap().line, 2);
+        assert_eq!(unknown.hint.as_deref(), Some("did you mean `services`?"));
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let (_, d) = parse_str("name: Bad Name\nservices:\n  a:\n    kind: http\n    image: x:${NOPE}\n    port: nope\n  b:\n    image: y\n");
+        assert_eq!(
+            codes(&d),
+            vec![
+                "invalid-name",
+                "missing-variable",
+                "wrong-type",
+                "missing-key"
+            ]
+        );
+    }
+
+    #[test]
+    fn anchors_are_refused() {
+        let (spec, d) = parse_str("name: s\nx: &a [1]\nservices: {}\n");
+        assert!(spec.is_none());
+        assert_eq!(codes(&d), vec!["yaml-anchor"]);
+    }
+
+    #[test]
+    fn secret_variables_cannot_be_interpolated_into_values() {
+        let (_, d) = parse_str("name: s\nservices:\n  a:\n    kind: http\n    image: x:1\n    command: [\"--key=${JWT_SECRET}\"]\n");
+        assert_eq!(codes(&d), vec!["secret-interpolated"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let text = format!(
+            "name: s\nservices: {}{}\n",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let (spec, d) = parse_str(&text);
+        assert!(spec.is_none());
+        assert_eq!(codes(&d), vec!["spec-too-deep"]);
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_bytes("512m"), Some(512 << 20));
+        assert_eq!(parse_bytes("1g"), Some(1 << 30));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(parse_duration("500ms"), Some(500_000_000));
+        assert_eq!(parse_duration("10"), None);
+    }
+}

@@ -1,0 +1,659 @@
+//! Validation, twice: of the spec before rendering, and of the compose model after.
+//!
+//! [`check`] takes a parsed [`Spec`] and the [`Kinds`] and gives a [`Stack`]: the spec plus what is
+//! derived from it (each service's kind, port and parameters with defaults, a dependency order, the
+//! network topology), or located diagnostics for every cross-reference problem: unknown kinds,
+//! services, secrets and networks, dependency cycles (printed), two services on one host port,
+//! `latest` or missing image tags, secrets passed as plain environment values.
+//!
+//! [`policies`] takes the rendered [`Compose`] model and checks the invariants every file fedgen
+//! writes must hold (restart, healthcheck, log rotation, explicit networks, health-gated
+//! dependencies, hardening), so that a user's own template cannot quietly drop one.
+//!
+//! ## How networks are derived (`network_isolation: per-service`, the default)
+//! - A service that something `uses` gets a network of its own, `<service>-net`, `internal: true`,
+//!   on which it has its name as an alias. Each service that uses it joins that network.
+//! - A service that publishes a port, or says `egress: true`, also joins `edge` (not internal).
+//! - A service with none of these gets its own internal `<service>-net`, so none falls back on the
+//!   implicit default network.
+//!
+//! So a service can resolve exactly what it uses (and the other users of the same thing), and
+//! nothing else. `network_isolation: shared` puts every service on one internal `backend` network
+//! instead (for hosts that run short of network address pools); a service's `networks:` list
+//! overrides the derivation for that service and names networks declared under `networks:`.
+
+use crate::compile::env::looks_secret;
+use crate::compile::kinds::{Kind, Kinds, ParamType};
+use crate::compile::spec::{ServiceSpec, Spec};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
+use crate::model::{Compose, Condition, ServiceNetwork};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub const EDGE_NETWORK: &str = "edge";
+pub const SHARED_NETWORK: &str = "backend";
+
+/// A spec that passed [`check`], with what fedgen derives from it.
+#[derive(Debug)]
+pub struct Stack<'a> {
+    pub spec: &'a Spec,
+    pub kinds: &'a Kinds,
+    /// Service names, each after everything it uses.
+    pub order: Vec<String>,
+    pub ports: HashMap<String, Option<u16>>,
+    /// Each service's kind parameters, defaults filled in.
+    pub params: HashMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Each service's secrets: those it lists plus those its `secret` parameters name, sorted.
+    pub secrets: HashMap<String, BTreeSet<String>>,
+    pub networks: BTreeMap<String, bool>,
+    pub service_networks: HashMap<String, BTreeMap<String, ServiceNetwork>>,
+}
+
+impl Stack<'_> {
+    pub fn kind(&self, service: &str) -> &Kind {
+        self.kinds
+            .get(&self.spec.services[service].kind.value)
+            .expect("validated kind")
+    }
+}
+
+pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> Option<Stack<'a>> {
+    let before = diags.error_count();
+    let mut stack = Stack {
+        spec,
+        kinds,
+        order: Vec::new(),
+        ports: HashMap::new(),
+        params: HashMap::new(),
+        secrets: HashMap::new(),
+        networks: BTreeMap::new(),
+        service_networks: HashMap::new(),
+    };
+    let names: Vec<&str> = spec.services.keys().map(String::as_str).collect();
+    for (name, svc) in &spec.services {
+        let Some(kind) = kinds.get(&svc.kind.value) else {
+            let mut d = Diagnostic::error(
+                "unknown-kind",
+                format!("service `{name}` has unknown kind `{}`", svc.kind.value),
+            )
+            .at(svc.kind.span);
+            d = match did_you_mean(&svc.kind.value, kinds.names()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!(
+                    "kinds: {}",
+                    kinds.names().collect::<Vec<_>>().join(", ")
+                )),
+            };
+            diags.push(d);
+            continue;
+        };
+        check_image(spec, svc, diags);
+        let port = svc.port.as_ref().map(|p| p.value).or(kind.meta.port);
+        stack.ports.insert(name.clone(), port);
+        for p in &svc.publish {
+            if p.container_port.is_none() && port.is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        "publish-without-port",
+                        format!("service `{name}` publishes {} but has no port", p.host_port),
+                    )
+                    .at(p.span)
+                    .hint(format!(
+                        "kind `{}` has no default port: set `port:` or publish HOST:CONTAINER",
+                        kind.name
+                    )),
+                );
+            }
+        }
+        let mut secrets: BTreeSet<String> = BTreeSet::new();
+        for s in &svc.secrets {
+            check_ref(
+                &s.value,
+                s.span,
+                spec.secrets.keys().map(String::as_str),
+                "unknown-secret",
+                "secret",
+                "declare it under the top-level `secrets:`",
+                diags,
+            );
+            secrets.insert(s.value.clone());
+        }
+        let params = check_params(name, svc, kind, spec, &names, &mut secrets, diags);
+        stack.params.insert(name.clone(), params);
+        stack.secrets.insert(name.clone(), secrets);
+        for u in &svc.uses {
+            if u.value == *name {
+                diags.push(
+                    Diagnostic::error("self-use", format!("service `{name}` uses itself"))
+                        .at(u.span),
+                );
+            } else {
+                check_ref(
+                    &u.value,
+                    u.span,
+                    names.iter().copied(),
+                    "unknown-service",
+                    "service",
+                    "`uses` names services of this stack",
+                    diags,
+                );
+            }
+        }
+        check_env(name, svc, diags);
+        check_volumes(name, svc, spec, diags);
+        if let Some(nets) = &svc.networks {
+            for n in nets {
+                check_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
+            }
+        }
+    }
+    check_ports(spec, &stack.ports, diags);
+    if diags.error_count() > before {
+        return None;
+    }
+    stack.order = topological_order(spec, diags)?;
+    derive_networks(&mut stack);
+    Some(stack)
+}
+
+fn check_ref<'a>(
+    value: &str,
+    span: Span,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+    code: &'static str,
+    what: &str,
+    help: &str,
+    diags: &mut Diagnostics,
+) {
+    if candidates.clone().any(|c| c == value) {
+        return;
+    }
+    let d = Diagnostic::error(code, format!("unknown {what} `{value}`")).at(span);
+    diags.push(match did_you_mean(value, candidates) {
+        Some(s) => d.hint(format!("did you mean `{s}`?")),
+        None => d.hint(help.to_string()),
+    });
+}
+
+fn check_image(spec: &Spec, svc: &ServiceSpec, diags: &mut Diagnostics) {
+    let Some(image) = &svc.image else {
+        diags.push(
+            Diagnostic::error(
+                "missing-key",
+                format!("service `{}` has no `image`", svc.name.value),
+            )
+            .at(svc.name.span)
+            .hint("add `image: name:tag` (pinning by digest, name@sha256:..., is also accepted)"),
+        );
+        return;
+    };
+    let i = &image.value;
+    if i.is_empty() || i.chars().any(|c| c.is_whitespace()) {
+        diags.push(
+            Diagnostic::error("invalid-image", format!("`{i}` is not an image reference"))
+                .at(image.span),
+        );
+        return;
+    }
+    if i.contains("@sha256:") {
+        return;
+    }
+    let last = i.rsplit('/').next().unwrap_or(i);
+    let tag = last.split_once(':').map(|(_, t)| t);
+    if svc.allows_latest(spec) {
+        return;
+    }
+    match tag {
+        None | Some("") => diags.push(
+            Diagnostic::error("image-untagged", format!("image `{i}` has no tag, so it means `latest`"))
+                .at(image.span)
+                .hint("pin a version (`name:1.4.2`) or a digest; `allow_latest: true` accepts it on purpose"),
+        ),
+        Some("latest") => diags.push(
+            Diagnostic::error("image-latest", format!("image `{i}` uses the `latest` tag"))
+                .at(image.span)
+                .hint("pin a version (`name:1.4.2`) or a digest, so a redeploy cannot change what runs; `allow_latest: true` accepts it on purpose"),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn check_params(
+    name: &str,
+    svc: &ServiceSpec,
+    kind: &Kind,
+    spec: &Spec,
+    services: &[&str],
+    secrets: &mut BTreeSet<String>,
+    diags: &mut Diagnostics,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    for (key, (span, _)) in &svc.params {
+        if !kind.meta.params.contains_key(key) {
+            let candidates = crate::compile::spec::SERVICE_KEYS
+                .iter()
+                .copied()
+                .chain(kind.meta.params.keys().map(String::as_str));
+            let d = Diagnostic::error(
+                "unknown-key",
+                format!(
+                    "unknown key `{key}` in service `{name}` (kind `{}`)",
+                    kind.name
+                ),
+            )
+            .at(*span);
+            diags.push(match did_you_mean(key, candidates) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None if kind.meta.params.is_empty() => {
+                    d.hint(format!("kind `{}` takes no settings of its own", kind.name))
+                }
+                None => d.hint(format!(
+                    "kind `{}` takes: {}",
+                    kind.name,
+                    kind.meta
+                        .params
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+        }
+    }
+    for (key, meta) in &kind.meta.params {
+        let given = svc.params.get(key);
+        let Some((span, value)) = given
+            .map(|(s, v)| (Some(*s), v.clone()))
+            .or_else(|| meta.default.clone().map(|v| (None, v)))
+        else {
+            if meta.required {
+                diags.push(
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("service `{name}` (kind `{}`) needs `{key}`", kind.name),
+                    )
+                    .at(svc.name.span)
+                    .hint(meta.doc.clone()),
+                );
+            }
+            continue;
+        };
+        let ok = match meta.ty {
+            ParamType::String | ParamType::Secret | ParamType::Service => value.is_string(),
+            ParamType::Int => value.is_i64(),
+            ParamType::Bool => value.is_boolean(),
+            ParamType::List => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(|v| v.is_string() || v.is_number())),
+            ParamType::Map => value.is_object(),
+        };
+        if !ok {
+            diags.push(
+                Diagnostic::error(
+                    "wrong-type",
+                    format!("`{key}` of service `{name}` must be a {:?}", meta.ty).to_lowercase(),
+                )
+                .at_opt(span)
+                .hint(meta.doc.clone()),
+            );
+            continue;
+        }
+        if meta.identifier {
+            let bad = match &value {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                _ => vec![],
+            }
+            .into_iter()
+            .find(|s| !is_identifier(s));
+            if let Some(bad) = bad {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("`{bad}` in `{key}` of service `{name}` is not a plain name"),
+                    )
+                    .at_opt(span)
+                    .hint("use letters, digits, `_` and `-` only"),
+                );
+                continue;
+            }
+        }
+        if let (Value::String(s), Some(span)) = (&value, span) {
+            match meta.ty {
+                ParamType::Secret => {
+                    check_ref(
+                        s,
+                        span,
+                        spec.secrets.keys().map(String::as_str),
+                        "unknown-secret",
+                        "secret",
+                        "declare it under the top-level `secrets:`",
+                        diags,
+                    );
+                    secrets.insert(s.clone());
+                }
+                ParamType::Service => check_ref(
+                    s,
+                    span,
+                    services.iter().copied(),
+                    "unknown-service",
+                    "service",
+                    "name a service of this stack",
+                    diags,
+                ),
+                _ => {}
+            }
+        } else if let (ParamType::Secret, Value::String(s)) = (meta.ty, &value) {
+            secrets.insert(s.clone());
+        }
+        out.insert(key.clone(), value);
+    }
+    out
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_env(name: &str, svc: &ServiceSpec, diags: &mut Diagnostics) {
+    for e in &svc.env {
+        if looks_secret(&e.key.value)
+            && !svc.not_secret.contains(&e.key.value)
+            && !e.raw.value.is_empty()
+        {
+            let secret = e.key.value.to_ascii_lowercase();
+            diags.push(
+                Diagnostic::error("plain-secret", format!("service `{name}` sets `{}` as a plain environment value; it looks like a secret", e.key.value))
+                    .at(e.key.span)
+                    .hint(format!(
+                        "declare `{secret}: {{ env: {} }}` under `secrets:` and list `{secret}` in this service's `secrets:` (the service then reads {}_FILE); if it is not a secret, add it to `not_secret:`",
+                        e.key.value,
+                        e.key.value
+                    )),
+            );
+        }
+    }
+}
+
+fn check_volumes(name: &str, svc: &ServiceSpec, spec: &Spec, diags: &mut Diagnostics) {
+    for v in &svc.volumes {
+        let parts: Vec<&str> = v.value.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [s, t] => (*s, *t, None),
+            [s, t, m] => (*s, *t, Some(*m)),
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-volume",
+                        format!("cannot read volume `{}` of service `{name}`", v.value),
+                    )
+                    .at(v.span)
+                    .hint("write NAME:/path, ./relative/path:/path, optionally with :ro"),
+                );
+                continue;
+            }
+        };
+        if !target.starts_with('/') {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-volume",
+                    format!("volume target `{target}` is not an absolute path"),
+                )
+                .at(v.span),
+            );
+        }
+        if mode.is_some_and(|m| m != "ro" && m != "rw") {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-volume",
+                    format!("volume mode `{}` is not ro or rw", mode.unwrap_or_default()),
+                )
+                .at(v.span),
+            );
+        }
+        if source.starts_with('/') {
+            diags.push(
+                Diagnostic::error("host-path", format!("volume `{}` mounts an absolute host path", v.value))
+                    .at(v.span)
+                    .hint("use a named volume, or a path relative to the spec (./data) that stays inside the project"),
+            );
+        } else if source.starts_with('.') {
+            let mut depth: i32 = 0;
+            for part in source.split('/') {
+                match part {
+                    ".." => depth -= 1,
+                    "." | "" => {}
+                    _ => depth += 1,
+                }
+                if depth < 0 {
+                    diags.push(
+                        Diagnostic::error(
+                            "host-path",
+                            format!("volume `{}` climbs out of the project directory", v.value),
+                        )
+                        .at(v.span)
+                        .hint("bind paths stay inside the directory of the spec"),
+                    );
+                    break;
+                }
+            }
+        } else if !spec.volumes.contains_key(source) {
+            check_ref(
+                source,
+                v.span,
+                spec.volumes.keys().map(String::as_str),
+                "unknown-volume",
+                "volume",
+                "declare named volumes under the top-level `volumes:`",
+                diags,
+            );
+        }
+    }
+}
+
+fn check_ports(spec: &Spec, ports: &HashMap<String, Option<u16>>, diags: &mut Diagnostics) {
+    let mut seen: HashMap<u16, (&str, Span)> = HashMap::new();
+    for (name, svc) in &spec.services {
+        if !ports.contains_key(name) {
+            continue;
+        }
+        for p in &svc.publish {
+            match seen.get(&p.host_port) {
+                Some((other, first)) => diags.push(
+                    Diagnostic::error(
+                        "port-conflict",
+                        format!(
+                            "host port {} is published by both `{other}` and `{name}`",
+                            p.host_port
+                        ),
+                    )
+                    .at(p.span)
+                    .hint(format!(
+                        "`{other}` publishes it at line {}; give one of them another host port",
+                        first.line
+                    )),
+                ),
+                None => {
+                    seen.insert(p.host_port, (name, p.span));
+                }
+            }
+        }
+    }
+}
+
+/// Kahn's algorithm in spec order; on a cycle, reports it as `a -> b -> c -> a`.
+fn topological_order(spec: &Spec, diags: &mut Diagnostics) -> Option<Vec<String>> {
+    let names: Vec<&String> = spec.services.keys().collect();
+    let mut indegree: HashMap<&str, usize> = names.iter().map(|n| (n.as_str(), 0)).collect();
+    for svc in spec.services.values() {
+        let unique: BTreeSet<&str> = svc.uses.iter().map(|u| u.value.as_str()).collect();
+        *indegree.get_mut(svc.name.value.as_str()).expect("known") += unique.len();
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let ready: Vec<&str> = names
+            .iter()
+            .map(|n| n.as_str())
+            .filter(|n| !done.contains(n) && indegree[n] == 0)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for n in ready {
+            done.insert(n);
+            order.push(n.to_string());
+            for svc in spec.services.values() {
+                let unique: BTreeSet<&str> = svc.uses.iter().map(|u| u.value.as_str()).collect();
+                if unique.contains(n) {
+                    *indegree.get_mut(svc.name.value.as_str()).expect("known") -= 1;
+                }
+            }
+        }
+    }
+    if order.len() == names.len() {
+        return Some(order);
+    }
+    // Walk `uses` edges among the remaining services until one repeats: that is a cycle.
+    let start = names
+        .iter()
+        .find(|n| !done.contains(n.as_str()))
+        .expect("a remaining service");
+    let mut path: Vec<&str> = vec![start.as_str()];
+    loop {
+        let current = spec.services[*path.last().expect("non-empty")]
+            .uses
+            .iter()
+            .find(|u| !done.contains(u.value.as_str()))
+            .expect("a remaining edge");
+        if let Some(pos) = path.iter().position(|p| *p == current.value) {
+            let cycle: Vec<&str> = path[pos..]
+                .iter()
+                .copied()
+                .chain([current.value.as_str()])
+                .collect();
+            diags.push(
+                Diagnostic::error("dependency-cycle", format!("dependency cycle: {}", cycle.join(" -> ")))
+                    .at(current.span)
+                    .hint("services start in `uses` order, so `uses` must not loop; drop one of these edges"),
+            );
+            return None;
+        }
+        path.push(current.value.as_str());
+    }
+}
+
+fn derive_networks(stack: &mut Stack) {
+    let spec = stack.spec;
+    let shared = spec
+        .defaults
+        .network_isolation
+        .as_ref()
+        .is_some_and(|s| s.value == "shared");
+    let used: BTreeSet<&str> = spec
+        .services
+        .values()
+        .flat_map(|s| s.uses.iter().map(|u| u.value.as_str()))
+        .collect();
+    for (name, decl) in &spec.networks {
+        stack.networks.insert(name.clone(), decl.internal);
+    }
+    for (name, svc) in &spec.services {
+        let mut nets: BTreeMap<String, ServiceNetwork> = BTreeMap::new();
+        let alias = || ServiceNetwork {
+            aliases: vec![name.clone()],
+        };
+        if let Some(explicit) = &svc.networks {
+            for n in explicit {
+                nets.insert(n.value.clone(), alias());
+            }
+        } else if shared {
+            nets.insert(SHARED_NETWORK.into(), alias());
+            stack.networks.insert(SHARED_NETWORK.into(), true);
+        } else {
+            for u in &svc.uses {
+                nets.insert(format!("{}-net", u.value), ServiceNetwork::default());
+            }
+            let exposed = !svc.publish.is_empty() || svc.egress;
+            if used.contains(name.as_str()) || (nets.is_empty() && !exposed) {
+                nets.insert(format!("{name}-net"), alias());
+            }
+            for n in nets.keys() {
+                stack.networks.insert(n.clone(), true);
+            }
+        }
+        if !svc.publish.is_empty() || svc.egress {
+            nets.insert(EDGE_NETWORK.into(), alias());
+            stack.networks.insert(EDGE_NETWORK.into(), false);
+        }
+        stack.service_networks.insert(name.clone(), nets);
+    }
+}
+
+/// The invariants of every compose file fedgen writes. Violations are errors that name the kind's
+/// template, since only a template (or a bug) can produce them.
+pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: &mut Diagnostics) {
+    for (name, s) in &compose.services {
+        let at = kind_source.get(name).map(|src| Span::new(*src, 1, 1, 1));
+        let mut fail = |what: &str, hint: &str| {
+            diags.push(
+                Diagnostic::error("policy", format!("service `{name}` {what}"))
+                    .at_opt(at)
+                    .hint(hint.to_string()),
+            );
+        };
+        if s.restart.is_none() {
+            fail(
+                "has no restart policy",
+                "every service needs `restart:` so it survives a reboot",
+            );
+        }
+        if s.is_long_running() && s.healthcheck.is_none() {
+            fail(
+                "runs until stopped but has no healthcheck",
+                "give the kind a healthcheck, or `healthcheck:` in the spec",
+            );
+        }
+        match &s.logging {
+            Some(l)
+                if l.driver == "local"
+                    || (l.options.contains_key("max-size")
+                        && l.options.contains_key("max-file")) => {}
+            _ => fail(
+                "has no log rotation",
+                "logging needs driver json-file with max-size and max-file, or driver local",
+            ),
+        }
+        if s.networks.is_empty() {
+            fail(
+                "is on no explicit network",
+                "fedgen never relies on the implicit default network",
+            );
+        }
+        if !s.cap_drop.iter().any(|c| c == "ALL")
+            || !s.security_opt.iter().any(|o| o == "no-new-privileges:true")
+        {
+            fail(
+                "is not hardened",
+                "cap_drop: [ALL] and security_opt: [no-new-privileges:true] are required",
+            );
+        }
+        for (dep, d) in &s.depends_on {
+            if let Some(target) = compose.services.get(dep) {
+                if target.healthcheck.is_some()
+                    && target.is_long_running()
+                    && d.condition != Condition::ServiceHealthy
+                {
+                    fail(
+                        &format!("depends on `{dep}` without waiting for its health"),
+                        "use condition: service_healthy",
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Diagnostics: located, hinted problems, collected across a whole stage and reported at once.
+//!
+//! Takes: messages from every compile stage, each with an optional [`Span`] into a [`Sources`] file.
+//! Gives: a human rendering (`file:line:col`, the source line, a caret, a hint) and a JSON rendering
+//! for CI. Nothing here decides exit codes; the CLI maps outcomes to codes in one place.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A position in one of the [`Sources`]: 1-based line and column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    #[serde(skip)]
+    pub source: usize,
+    pub line: usize,
+    pub column: usize,
+    /// Width of the underlined text in characters (at least 1).
+    #[serde(skip)]
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(source: usize, line: usize, column: usize, len: usize) -> Self {
+        Span {
+            source,
+            line,
+            column,
+            len: len.max(1),
+        }
+    }
+
+    /// The span `offset` characters to the right on the same line (for text inside a scalar).
+    pub fn shifted(self, offset: usize, len: usize) -> Self {
+        Span::new(self.source, self.line, self.column + offset, len)
+    }
+}
+
+/// A value with the place it came from.
+#[derive(Clone, Debug)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem, with where it is and what to do about it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable, kebab-case identifier of the kind of problem (part of the JSON contract).
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            hint: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn at_opt(mut self, span: Option<Span>) -> Self {
+        self.span = span;
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The files diagnostics point into, by index (the `source` of a [`Span`]).
+#[derive(Default, Debug)]
+pub struct Sources {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl Sources {
+    pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> usize {
+        self.files.push((path.into(), text.into()));
+        self.files.len() - 1
+    }
+
+    pub fn path(&self, source: usize) -> &Path {
+        &self.files[source].0
+    }
+
+    pub fn text(&self, source: usize) -> &str {
+        &self.files[source].1
+    }
+
+    fn line(&self, span: &Span) -> Option<&str> {
+        self.files
+            .get(span.source)
+            .and_then(|(_, text)| text.lines().nth(span.line.checked_sub(1)?))
+    }
+}
+
+/// A collector that stages push into; `finish` splits errors from warnings.
+#[derive(Default, Debug)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Sort by file, line, column, so output order does not depend on traversal order.
+    pub fn sort(&mut self) {
+        self.items.sort_by_key(|d| {
+            d.span
+                .map(|s| (0, s.source, s.line, s.column))
+                .unwrap_or((1, 0, 0, 0))
+        });
+    }
+}
+
+/// Renders diagnostics for people: `error[code]: message`, `--> file:line:col`, source excerpt, hint.
+pub fn render_human(diags: &[Diagnostic], sources: &Sources) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let sev = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{sev}[{}]: {}", d.code, d.message);
+        if let Some(span) = d.span {
+            let _ = writeln!(
+                out,
+                "  --> {}:{}:{}",
+                sources.path(span.source).display(),
+                span.line,
+                span.column
+            );
+            if let Some(line) = sources.line(&span) {
+                let num = span.line.to_string();
+                let pad = " ".repeat(num.len());
+                let caret_pad = " ".repeat(span.column.saturating_sub(1));
+                let width = span
+                    .len
+                    .min(line.chars().count().saturating_sub(span.column - 1).max(1));
+                let _ = writeln!(out, "{pad} |");
+                let _ = writeln!(out, "{num} | {line}");
+                let _ = writeln!(out, "{pad} | {caret_pad}{}", "^".repeat(width));
+            }
+        }
+        if let Some(hint) = &d.hint {
+            let _ = writeln!(out, "  = hint: {hint}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One JSON object per diagnostic, with the file as a string: the machine-readable contract.
+pub fn to_json(diags: &[Diagnostic], sources: &Sources) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).expect("diagnostic serializes");
+            if let Some(span) = d.span {
+                v["file"] = sources.path(span.source).display().to_string().into();
+                v["line"] = span.line.into();
+                v["column"] = span.column.into();
+            }
+            v
+        })
+        .collect();
+    serde_json::Value::Array(items)
+}
+
+/// "did you mean" suggestion: the closest candidate by Jaro-Winkler similarity, if it is close.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caret_under_column() {
+        let mut sources = Sources::default();
+        let id = sources.add("s.yml", "services:\n  db:\n    imgae: x\n");
+        let d = Diagnostic::error("unknown-key", "unknown key `imgae`")
+            .at(Span::new(id, 3, 5, 5))
+            .hint("did you mean `image`?");
+        let text = render_human(&[d], &sources);
+        assert!(text.contains("--> s.yml:3:5"), "{text}");
+        assert!(text.contains("3 |     imgae: x\n  |     ^^^^^"), "{text}");
+        assert!(text.contains("= hint: did you mean `image`?"), "{text}");
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        let keys = ["image", "kind", "uses"];
+        assert_eq!(did_you_mean("imgae", keys), Some("image"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+}

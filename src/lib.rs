@@ -1,0 +1,12 @@
+//! fedgen: a compose-file generator and deploy compiler.
+//!
+//! The pipeline, in the order data flows through it:
+//! - [`compile`]: stack spec + `.env` -> validated [`model::Compose`] -> `docker-compose.*.yml`
+//! - [`model`]: the normalized compose model shared by the compiler and the deployer
+//! - [`diag`]: located diagnostics, collected per stage and rendered for people or CI
+//! - [`cli`]: the thin command-line layer, which maps outcomes to exit codes in one place
+
+pub mod cli;
+pub mod compile;
+pub mod diag;
+pub mod model;
