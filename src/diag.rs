@@ -116,27 +116,53 @@ impl Diagnostic {
 /// The files diagnostics point into, by index (the `source` of a [`Span`]).
 #[derive(Default, Debug)]
 pub struct Sources {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<SourceFile>,
+}
+
+#[derive(Debug)]
+struct SourceFile {
+    path: PathBuf,
+    text: String,
+    /// Byte offset of the start of each line, so a line is found in O(1).
+    line_starts: Vec<usize>,
 }
 
 impl Sources {
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> usize {
-        self.files.push((path.into(), text.into()));
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.files.push(SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        });
         self.files.len() - 1
     }
 
     pub fn path(&self, source: usize) -> &Path {
-        &self.files[source].0
+        &self.files[source].path
     }
 
     pub fn text(&self, source: usize) -> &str {
-        &self.files[source].1
+        &self.files[source].text
+    }
+
+    /// The text of a 1-based line, without its line break.
+    pub fn line_text(&self, source: usize, line: usize) -> Option<&str> {
+        let f = self.files.get(source)?;
+        let start = *f.line_starts.get(line.checked_sub(1)?)?;
+        let end = f
+            .line_starts
+            .get(line)
+            .map(|e| e - 1)
+            .unwrap_or(f.text.len());
+        Some(f.text[start..end].trim_end_matches('\r'))
     }
 
     fn line(&self, span: &Span) -> Option<&str> {
-        self.files
-            .get(span.source)
-            .and_then(|(_, text)| text.lines().nth(span.line.checked_sub(1)?))
+        self.line_text(span.source, span.line)
     }
 }
 

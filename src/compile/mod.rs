@@ -100,11 +100,12 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     let spec = spec::parse(source, sources, &env, diags);
     let kinds = kinds::Kinds::load(input.templates.as_deref(), sources, diags);
     let spec = spec?;
+    // Cross-references are checked even when the parser found problems, so that one run reports
+    // everything; rendering needs a clean stack.
+    let stack = validate::check(&spec, &kinds, diags)?;
     if diags.has_errors() {
-        // Cross-reference checks on a partial spec would only add noise.
         return None;
     }
-    let stack = validate::check(&spec, &kinds, diags)?;
     let secrets_dir = match &input.secrets_dir {
         Some(d) => absolute(d),
         None => default_secrets_dir(&input.process_env, &spec.name.value),

@@ -395,10 +395,20 @@ pub fn render(
                 .map(|r| r.value.clone())
                 .unwrap_or_else(|| "unless-stopped".into())
         };
+        // The kind's healthcheck, under the stack's default timing, under the service's own.
+        let kind_health = frag.service.healthcheck.clone().map(|mut h| {
+            if let Some(d) = &spec.defaults.healthcheck {
+                h.interval = d.interval.clone().or(h.interval);
+                h.timeout = d.timeout.clone().or(h.timeout);
+                h.retries = d.retries.or(h.retries);
+                h.start_period = d.start_period.clone().or(h.start_period);
+            }
+            h
+        });
         let healthcheck = match &svc.healthcheck {
             Some(h) if h.disabled => None,
             Some(h) => {
-                let base = frag.service.healthcheck.clone().unwrap_or_default();
+                let base = kind_health.clone().unwrap_or_default();
                 Some(Healthcheck {
                     test: h.test.clone().unwrap_or(base.test),
                     interval: h.interval.clone().or(base.interval).or(Some("10s".into())),
@@ -408,7 +418,7 @@ pub fn render(
                 })
                 .filter(|h| !h.test.is_empty())
             }
-            None => frag.service.healthcheck.clone(),
+            None => kind_health,
         };
         let logging_spec = |f: fn(&spec::LoggingSpec) -> &Option<Spanned<String>>,
                             default: &str| {
@@ -507,6 +517,23 @@ pub fn render(
                 reservations: None,
             },
         });
+        // Compose (and fedgen apply, which matches it) copies `environment` secrets and inline
+        // configs into the container before it starts; the engine refuses that on a read-only
+        // root filesystem. Such a service keeps a writable root unless the spec insists.
+        let copies_in = !frag.service.configs.is_empty()
+            || secrets.iter().any(|s| {
+                matches!(
+                    spec.secrets.get(s).map(|d| &d.source),
+                    Some(SecretSource::Env(_))
+                )
+            });
+        if copies_in && svc.read_only == Some(true) {
+            diags.push(
+                Diagnostic::error("read-only-conflict", format!("service `{name}` cannot be read_only: it receives a secret from the environment or a generated config"))
+                    .at(svc.name.span)
+                    .hint("the engine cannot copy files into a read-only root filesystem; use `file:` or `generate:` secrets (bind-mounted), or drop `read_only: true`"),
+            );
+        }
         let mut service = Service {
             image: svc
                 .image
@@ -538,7 +565,7 @@ pub fn render(
                 .collect(),
             configs: frag.service.configs,
             logging: Some(logging),
-            read_only: svc.read_only.unwrap_or(kind.meta.read_only),
+            read_only: svc.read_only.unwrap_or(kind.meta.read_only && !copies_in),
             cap_drop: vec!["ALL".into()],
             cap_add: kind.meta.cap_add.keys().cloned().collect(),
             security_opt: vec!["no-new-privileges:true".into()],

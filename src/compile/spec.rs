@@ -43,6 +43,8 @@ pub struct Defaults {
     pub publish_ip: Option<Spanned<String>>,
     pub stop_grace_period: Option<Spanned<String>>,
     pub network_isolation: Option<Spanned<String>>,
+    /// Timing (interval, timeout, retries, start_period) over every kind's healthcheck.
+    pub healthcheck: Option<Spanned<HealthSpec>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,6 +149,7 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "publish_ip",
     "stop_grace_period",
     "network_isolation",
+    "healthcheck",
 ];
 pub const LOGGING_KEYS: &[&str] = &["driver", "max_size", "max_file"];
 pub const SERVICE_KEYS: &[&str] = &[
@@ -336,11 +339,19 @@ impl Reader<'_> {
     }
 
     fn type_error(&self, node: &Node, what: &str, expected: &str) -> Diagnostic {
-        Diagnostic::error(
+        let d = Diagnostic::error(
             "wrong-type",
             format!("{what} must be {expected}, not {}", kind_of(node)),
         )
-        .at(self.span(node))
+        .at(self.span(node));
+        match (expected, node) {
+            ("a list", Node::Scalar(s)) => {
+                d.hint(format!("write a list, even of one item: [{}]", s.as_str()))
+            }
+            ("a list", _) => d.hint("write a list: [a, b]"),
+            ("a mapping", _) => d.hint("write a mapping: `key: value` lines, or { key: value }"),
+            _ => d,
+        }
     }
 
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
@@ -399,9 +410,7 @@ impl Reader<'_> {
     pub fn interpolate(&mut self, raw: &Spanned<String>, what: &str) -> Option<Spanned<String>> {
         let quoted = self
             .sources
-            .text(self.source)
-            .lines()
-            .nth(raw.span.line - 1)
+            .line_text(self.source, raw.span.line)
             .and_then(|l| l.chars().nth(raw.span.column - 1))
             .is_some_and(|c| c == '"' || c == '\'');
         let shift = usize::from(quoted);
@@ -776,6 +785,18 @@ impl Reader<'_> {
                 self.check_duration(&s, "`stop_grace_period`");
             }
         }
+        if let Some(n) = m.get_node("healthcheck") {
+            d.healthcheck = self.healthcheck(n);
+            if let Some(h) = &d.healthcheck {
+                if h.test.is_some() || h.disabled {
+                    self.diags.push(
+                        Diagnostic::error("invalid-value", "`defaults.healthcheck` sets timing only")
+                            .at(h.span)
+                            .hint("give interval, timeout, retries or start_period; a test belongs to a kind or a service"),
+                    );
+                }
+            }
+        }
         if let Some(n) = m.get_node("network_isolation") {
             d.network_isolation = self.string(n, "`network_isolation`");
             if let Some(s) = &d.network_isolation {
@@ -989,16 +1010,18 @@ impl Reader<'_> {
             }
         };
         let kind = match m.get_node("kind") {
-            Some(n) => self.string(n, "`kind`")?,
+            Some(n) => self.string(n, "`kind`"),
             None => {
                 self.diags.push(
                     Diagnostic::error("missing-key", format!("{what} has no `kind`"))
                         .at(name.span)
                         .hint("every service names a kind (a template): postgres, redis, http, worker, static-web, ..."),
                 );
-                return None;
+                None
             }
         };
+        // Without a kind the service is still read, so that its other problems are reported too.
+        let kind = kind.unwrap_or_else(|| Spanned::new(String::new(), name.span));
         let mut svc = ServiceSpec {
             name,
             kind,
@@ -1026,6 +1049,13 @@ impl Reader<'_> {
             stop_grace_period: None,
             params: IndexMap::new(),
         };
+        if m.get_node("image").is_none() {
+            self.diags.push(
+                Diagnostic::error("missing-key", format!("{what} has no `image`"))
+                    .at(svc.name.span)
+                    .hint("add `image: name:tag` (pinning by digest, name@sha256:..., is also accepted)"),
+            );
+        }
         for (k, n) in m.iter() {
             match k.as_str() {
                 "kind" => {}

@@ -70,40 +70,7 @@ pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> O
     };
     let names: Vec<&str> = spec.services.keys().map(String::as_str).collect();
     for (name, svc) in &spec.services {
-        let Some(kind) = kinds.get(&svc.kind.value) else {
-            let mut d = Diagnostic::error(
-                "unknown-kind",
-                format!("service `{name}` has unknown kind `{}`", svc.kind.value),
-            )
-            .at(svc.kind.span);
-            d = match did_you_mean(&svc.kind.value, kinds.names()) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!(
-                    "kinds: {}",
-                    kinds.names().collect::<Vec<_>>().join(", ")
-                )),
-            };
-            diags.push(d);
-            continue;
-        };
         check_image(spec, svc, diags);
-        let port = svc.port.as_ref().map(|p| p.value).or(kind.meta.port);
-        stack.ports.insert(name.clone(), port);
-        for p in &svc.publish {
-            if p.container_port.is_none() && port.is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        "publish-without-port",
-                        format!("service `{name}` publishes {} but has no port", p.host_port),
-                    )
-                    .at(p.span)
-                    .hint(format!(
-                        "kind `{}` has no default port: set `port:` or publish HOST:CONTAINER",
-                        kind.name
-                    )),
-                );
-            }
-        }
         let mut secrets: BTreeSet<String> = BTreeSet::new();
         for s in &svc.secrets {
             check_ref(
@@ -117,9 +84,6 @@ pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> O
             );
             secrets.insert(s.value.clone());
         }
-        let params = check_params(name, svc, kind, spec, &names, &mut secrets, diags);
-        stack.params.insert(name.clone(), params);
-        stack.secrets.insert(name.clone(), secrets);
         for u in &svc.uses {
             if u.value == *name {
                 diags.push(
@@ -145,6 +109,45 @@ pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> O
                 check_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
             }
         }
+        if svc.kind.value.is_empty() {
+            continue; // reported by the parser
+        }
+        let Some(kind) = kinds.get(&svc.kind.value) else {
+            let mut d = Diagnostic::error(
+                "unknown-kind",
+                format!("service `{name}` has unknown kind `{}`", svc.kind.value),
+            )
+            .at(svc.kind.span);
+            d = match did_you_mean(&svc.kind.value, kinds.names()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!(
+                    "kinds: {}",
+                    kinds.names().collect::<Vec<_>>().join(", ")
+                )),
+            };
+            diags.push(d);
+            continue;
+        };
+        let port = svc.port.as_ref().map(|p| p.value).or(kind.meta.port);
+        stack.ports.insert(name.clone(), port);
+        for p in &svc.publish {
+            if p.container_port.is_none() && port.is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        "publish-without-port",
+                        format!("service `{name}` publishes {} but has no port", p.host_port),
+                    )
+                    .at(p.span)
+                    .hint(format!(
+                        "kind `{}` has no default port: set `port:` or publish HOST:CONTAINER",
+                        kind.name
+                    )),
+                );
+            }
+        }
+        let params = check_params(name, svc, kind, spec, &names, &mut secrets, diags);
+        stack.params.insert(name.clone(), params);
+        stack.secrets.insert(name.clone(), secrets);
     }
     check_ports(spec, &stack.ports, diags);
     if diags.error_count() > before {
@@ -175,17 +178,7 @@ fn check_ref<'a>(
 }
 
 fn check_image(spec: &Spec, svc: &ServiceSpec, diags: &mut Diagnostics) {
-    let Some(image) = &svc.image else {
-        diags.push(
-            Diagnostic::error(
-                "missing-key",
-                format!("service `{}` has no `image`", svc.name.value),
-            )
-            .at(svc.name.span)
-            .hint("add `image: name:tag` (pinning by digest, name@sha256:..., is also accepted)"),
-        );
-        return;
-    };
+    let Some(image) = &svc.image else { return }; // reported by the parser
     let i = &image.value;
     if i.is_empty() || i.chars().any(|c| c.is_whitespace()) {
         diags.push(
@@ -488,30 +481,31 @@ fn check_ports(spec: &Spec, ports: &HashMap<String, Option<u16>>, diags: &mut Di
 /// Kahn's algorithm in spec order; on a cycle, reports it as `a -> b -> c -> a`.
 fn topological_order(spec: &Spec, diags: &mut Diagnostics) -> Option<Vec<String>> {
     let names: Vec<&String> = spec.services.keys().collect();
-    let mut indegree: HashMap<&str, usize> = names.iter().map(|n| (n.as_str(), 0)).collect();
-    for svc in spec.services.values() {
+    let mut indegree: HashMap<&str, usize> = HashMap::new();
+    let mut users: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, svc) in &spec.services {
         let unique: BTreeSet<&str> = svc.uses.iter().map(|u| u.value.as_str()).collect();
-        *indegree.get_mut(svc.name.value.as_str()).expect("known") += unique.len();
-    }
-    let mut order: Vec<String> = Vec::new();
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    loop {
-        let ready: Vec<&str> = names
-            .iter()
-            .map(|n| n.as_str())
-            .filter(|n| !done.contains(n) && indegree[n] == 0)
-            .collect();
-        if ready.is_empty() {
-            break;
+        indegree.insert(name, unique.len());
+        for u in unique {
+            users.entry(u).or_default().push(name);
         }
-        for n in ready {
-            done.insert(n);
-            order.push(n.to_string());
-            for svc in spec.services.values() {
-                let unique: BTreeSet<&str> = svc.uses.iter().map(|u| u.value.as_str()).collect();
-                if unique.contains(n) {
-                    *indegree.get_mut(svc.name.value.as_str()).expect("known") -= 1;
-                }
+    }
+    // Kahn's algorithm; the queue starts in spec order, so the order is deterministic.
+    let mut queue: std::collections::VecDeque<&str> = names
+        .iter()
+        .map(|n| n.as_str())
+        .filter(|n| indegree[n] == 0)
+        .collect();
+    let mut order: Vec<String> = Vec::with_capacity(names.len());
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    while let Some(n) = queue.pop_front() {
+        done.insert(n);
+        order.push(n.to_string());
+        for user in users.get(n).into_iter().flatten() {
+            let d = indegree.get_mut(user).expect("known");
+            *d -= 1;
+            if *d == 0 {
+                queue.push_back(user);
             }
         }
     }
