@@ -320,3 +320,10 @@ fn generated_secrets_are_made_once_with_mode_0600() {
     assert!(compose.contains(&format!("file: {}", sdir.join("grafana_admin").display())));
     assert!(!compose.contains(first.trim()));
 }
+
+#[test]
+fn kinds_reference_in_docs_is_up_to_date() {
+    let out = fedgen().args(["kinds", "--markdown"]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_golden(&root().join("docs/kinds.md"), &text(&out.stdout));
+}
