@@ -18,4 +18,9 @@ cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
-cargo test --all-targets --no-fail-fast
+status=0
+cargo test --no-fail-fast 2>&1 | tee target/test.log || status=$?
+# One closing line for the whole run (cargo prints one per test binary, the last being doc-tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "fedgen: %d passed, %d failed\n", p, f }' target/test.log
+exit "$status"
