@@ -40,6 +40,8 @@ pub enum Format {
 pub enum Command {
     /// Compile a stack spec and a .env file into a compose file.
     Build(BuildArgs),
+    /// Compare a compose file with what runs on the Docker host: exit 0 in sync, 2 changes pending.
+    Diff(DiffArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds {
         /// A directory of KIND.yml.j2 templates that override or add to the built-in ones.
@@ -49,6 +51,27 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The compose file fedgen built.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "docker-compose.microservices.yml"
+    )]
+    pub file: PathBuf,
+    /// The .env file with the secrets' variables (the process environment wins over it).
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// text for people, json for CI (a versioned schema, see docs/diff.md).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Format,
+    /// Also save the plan, with a fingerprint of the host state, for `fedgen apply PLAN`.
+    #[arg(long = "out", value_name = "PLAN")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +123,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Build(args) => build(&args),
+        Command::Diff(args) => diff(&args),
         Command::Kinds {
             templates,
             markdown,
@@ -312,4 +336,68 @@ fn kinds_markdown(kinds: &Kinds) -> String {
         }
     }
     out
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+fn diff(args: &DiffArgs) -> i32 {
+    use crate::deploy::{desired::Desired, engine::Engine, plan, report, state};
+    let desired = match Desired::load(&args.file, args.env_file.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let result = runtime().block_on(async {
+        let engine = Engine::connect().await?;
+        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
+        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
+        Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
+    });
+    let (engine, observed) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", desired.redact(&e.to_string()));
+            if let Some(h) = e.hint() {
+                eprintln!("  = hint: {h}");
+            }
+            return exit::INVALID;
+        }
+    };
+    let plan = plan::plan(
+        &desired.compose,
+        &observed,
+        &desired.hashes,
+        &desired.base_dir,
+    );
+    let file_sha = std::fs::read(&args.file)
+        .map(crate::model::sha256_hex)
+        .unwrap_or_default();
+    let extra = serde_json::json!({ "engine": engine.host(), "api_calls": engine.calls(), "file": args.file.display().to_string(), "file_sha256": file_sha });
+    if let Some(out) = &args.out {
+        let saved = report::json(&plan, &desired, extra.clone());
+        if let Err(e) = emit::write_atomic(out, saved.as_bytes()) {
+            eprintln!("error: cannot write the plan to {}: {e}", out.display());
+            return exit::INVALID;
+        }
+    }
+    match args.output {
+        Format::Json => println!("{}", report::json(&plan, &desired, extra)),
+        Format::Text => print!(
+            "{}",
+            report::text(&plan, &desired, engine.host(), report::Style::detect())
+        ),
+    }
+    if plan.in_sync {
+        exit::OK
+    } else {
+        exit::CHANGES_PENDING
+    }
 }

@@ -8,5 +8,6 @@
 
 pub mod cli;
 pub mod compile;
+pub mod deploy;
 pub mod diag;
 pub mod model;

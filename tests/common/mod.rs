@@ -120,3 +120,116 @@ pub fn build_bundled(stack: &str, out: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// Variables of a `KEY=value` file, as pairs.
+pub fn env_pairs(path: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(root().join(path))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+/// A stand-in stack under a project name of its own, compiled into a temp dir, brought up with
+/// Docker Compose v2 and torn down (containers, networks, volumes of that project only) on drop.
+pub struct StandIn {
+    pub project: String,
+    pub dir: tempfile::TempDir,
+    pub file: PathBuf,
+    pub spec: PathBuf,
+}
+
+impl StandIn {
+    /// Compiles tests/stacks/standin.yml renamed to `project`, with `edit` applied to the spec.
+    pub fn new(project: &str, ports: (u16, u16), edit: impl Fn(String) -> String) -> StandIn {
+        let dir = tempfile::tempdir().unwrap();
+        let spec_text = std::fs::read_to_string(root().join("tests/stacks/standin.yml"))
+            .unwrap()
+            .replacen("name: fedgen-standin", &format!("name: {project}"), 1);
+        let spec = dir.path().join("standin.yml");
+        std::fs::write(&spec, edit(spec_text)).unwrap();
+        let s = StandIn {
+            project: project.to_string(),
+            file: dir.path().join("docker-compose.yml"),
+            spec,
+            dir,
+        };
+        s.rebuild(ports, &|t| t);
+        s
+    }
+
+    /// Compiles the spec again (after `edit`) into the same compose file.
+    pub fn rebuild(&self, ports: (u16, u16), edit: &dyn Fn(String) -> String) {
+        let text = edit(std::fs::read_to_string(&self.spec).unwrap());
+        std::fs::write(&self.spec, text).unwrap();
+        let out = fedgen()
+            .arg("build")
+            .arg(&self.spec)
+            .args(["--env", "tests/stacks/standin.env", "-o"])
+            .arg(&self.file)
+            .env("GATEWAY_PORT", ports.0.to_string())
+            .env("FRONTEND_PORT", ports.1.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+
+    pub fn compose(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(["compose", "-p", &self.project, "-f"])
+            .arg(&self.file)
+            .args(args)
+            .envs(env_pairs("tests/stacks/standin.env"))
+            .output()
+            .unwrap()
+    }
+
+    pub fn up(&self) {
+        let up = self.compose(&["up", "-d", "--wait", "--wait-timeout", "180"]);
+        assert!(up.status.success(), "docker compose up: {}", describe(&up));
+    }
+
+    pub fn container(&self, service: &str) -> String {
+        format!("{}-{service}-1", self.project)
+    }
+
+    /// `fedgen diff` of this stack, with extra arguments.
+    pub fn diff(&self, extra: &[&str]) -> Output {
+        fedgen()
+            .args(["diff", "-f"])
+            .arg(&self.file)
+            .args(["--env", "tests/stacks/standin.env"])
+            .args(extra)
+            .env(
+                "DOCKER_HOST",
+                std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            )
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
+        // Containers made by hand under this project's names.
+        let ps = docker(&["ps", "-aq", "--filter", &format!("name={}-", self.project)]);
+        for id in text(&ps.stdout).lines() {
+            let _ = docker(&["rm", "-f", id]);
+        }
+        let _ = docker(&[
+            "network",
+            "prune",
+            "-f",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+        ]);
+    }
+}

@@ -1,0 +1,121 @@
+//! The desired side: a compiled compose file, and the content of the secrets and configs it names.
+//!
+//! Takes: the compose file fedgen wrote and the variables (`--env` file under the process
+//! environment). Gives: the [`Compose`] model, the sha256 of each secret's and config's content
+//! (what the plan compares; values never leave this module except into the containers that
+//! apply creates), and the list of secret values, so every output can be scrubbed of them.
+
+use crate::compile::env::Env;
+use crate::diag::{Diagnostics, Sources};
+use crate::model::{self, Compose};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct Desired {
+    pub compose: Compose,
+    pub file: PathBuf,
+    /// The compose file's directory: relative paths in it resolve against this.
+    pub base_dir: PathBuf,
+    /// sha256 (first 12 hex digits) of each secret's and config's content, by name. A secret
+    /// whose value is not available here is absent.
+    pub hashes: BTreeMap<String, String>,
+    /// Secrets whose value is not available (variable unset, file unreadable).
+    pub missing: Vec<String>,
+    values: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    #[error("cannot read compose file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0} is not a compose file fedgen can converge: {1}")]
+    Parse(PathBuf, String),
+    #[error("{0}")]
+    Env(String),
+}
+
+impl Desired {
+    pub fn load(file: &Path, env_file: Option<&Path>) -> Result<Desired, DesiredError> {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| DesiredError::Read(file.to_path_buf(), e))?;
+        let compose = Compose::from_compose_yaml(&text)
+            .map_err(|e| DesiredError::Parse(file.to_path_buf(), e.to_string()))?;
+        let mut sources = Sources::default();
+        let mut diags = Diagnostics::default();
+        let env = Env::load(env_file, std::env::vars(), &mut sources, &mut diags);
+        if diags.has_errors() {
+            return Err(DesiredError::Env(crate::diag::render_human(
+                &diags.items,
+                &sources,
+            )));
+        }
+        let base_dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
+        let mut hashes = BTreeMap::new();
+        let mut missing = Vec::new();
+        let mut values = Vec::new();
+        for (name, secret) in &compose.secrets {
+            let value = match (&secret.environment, &secret.file) {
+                (Some(var), _) => env.get(var).map(String::into_bytes),
+                (None, Some(f)) => std::fs::read(base_dir.join(f)).ok(),
+                (None, None) => None,
+            };
+            match value {
+                Some(v) => {
+                    hashes.insert(name.clone(), content_hash(&v));
+                    if let Ok(s) = String::from_utf8(v) {
+                        let s = s.trim().to_string();
+                        if s.len() >= 4 {
+                            values.push(s);
+                        }
+                    }
+                }
+                None => missing.push(name.clone()),
+            }
+        }
+        for (name, config) in &compose.configs {
+            hashes.insert(name.clone(), content_hash(config.content.as_bytes()));
+        }
+        Ok(Desired {
+            compose,
+            file: file.to_path_buf(),
+            base_dir,
+            hashes,
+            missing,
+            values,
+        })
+    }
+
+    /// The value of a secret, for putting it into a container (apply only).
+    pub fn secret_value(&self, name: &str, env_file: Option<&Path>) -> Option<Vec<u8>> {
+        let secret = self.compose.secrets.get(name)?;
+        match (&secret.environment, &secret.file) {
+            (Some(var), _) => {
+                let mut sources = Sources::default();
+                let mut diags = Diagnostics::default();
+                Env::load(env_file, std::env::vars(), &mut sources, &mut diags)
+                    .get(var)
+                    .map(String::into_bytes)
+            }
+            (None, Some(f)) => std::fs::read(self.base_dir.join(f)).ok(),
+            _ => None,
+        }
+    }
+
+    /// Replaces every secret value in `text` with `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in &self.values {
+            out = out.replace(v.as_str(), "***");
+        }
+        out
+    }
+}
+
+pub fn content_hash(bytes: &[u8]) -> String {
+    model::sha256_hex(bytes).chars().take(12).collect()
+}

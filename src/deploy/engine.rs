@@ -1,0 +1,127 @@
+//! The Docker engine connection: bollard with version negotiation, clear errors, a call counter.
+//!
+//! Takes: `DOCKER_HOST` (or the local socket). Gives: an [`Engine`] whose every API call is
+//! counted (benchmarks report calls per diff or apply) and whose failures say which operation on
+//! which object failed, and for an unreachable engine, where fedgen looked and what to check.
+
+use bollard::Docker;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker engine at {host}: {detail}")]
+    Unreachable {
+        host: String,
+        detail: String,
+        hint: String,
+    },
+    #[error("{op} {object}: {detail}")]
+    Api {
+        op: &'static str,
+        object: String,
+        status: Option<u16>,
+        detail: String,
+    },
+}
+
+impl EngineError {
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            EngineError::Unreachable { hint, .. } => Some(hint),
+            EngineError::Api { .. } => None,
+        }
+    }
+
+    /// The HTTP status of an API error (404 not found, 409 conflict, ...).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            EngineError::Api { status, .. } => *status,
+            EngineError::Unreachable { .. } => None,
+        }
+    }
+}
+
+/// A connected engine. Cheap to clone; clones share the call counter.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Engine {
+    /// Connects to `DOCKER_HOST` (default: the local socket), negotiates the API version and
+    /// pings, so that an unreachable engine is reported here, once, clearly.
+    pub async fn connect() -> Result<Engine, EngineError> {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let unreachable = |e: bollard::errors::Error| {
+            let detail = e.to_string();
+            let lower = detail.to_lowercase();
+            let hint = if lower.contains("permission denied") {
+                "the socket exists but this user may not use it: add the user to the `docker` group, or run as root".to_string()
+            } else if lower.contains("no such file")
+                || lower.contains("not found")
+                || lower.contains("connection refused")
+            {
+                "is dockerd running? set DOCKER_HOST (e.g. unix:///run/docker.sock or tcp://host:2375) to point at another engine".to_string()
+            } else {
+                "check DOCKER_HOST and that the engine is running".to_string()
+            };
+            EngineError::Unreachable {
+                host: host.clone(),
+                detail,
+                hint,
+            }
+        };
+        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(Engine {
+            docker,
+            host,
+            calls: Arc::new(AtomicUsize::new(2)),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// API calls made so far through this engine (including version negotiation and ping).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The client, for one counted call: `engine.call("inspect container", name, |d| d.inspect_container(..))`.
+    pub async fn call<'a, T, F, Fut>(
+        &'a self,
+        op: &'static str,
+        object: &str,
+        f: F,
+    ) -> Result<T, EngineError>
+    where
+        F: FnOnce(&'a Docker) -> Fut,
+        Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        f(&self.docker).await.map_err(|e| api_error(op, object, e))
+    }
+}
+
+fn api_error(op: &'static str, object: &str, e: bollard::errors::Error) -> EngineError {
+    let (status, detail) = match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => (Some(status_code), message),
+        other => (None, other.to_string()),
+    };
+    EngineError::Api {
+        op,
+        object: object.to_string(),
+        status,
+        detail,
+    }
+}

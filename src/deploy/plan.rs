@@ -1,0 +1,648 @@
+//! The plan: the compiled file (desired) against the observed host, service by service.
+//!
+//! Takes: the desired [`Compose`], the [`Observed`] host, and the content hashes of the secrets
+//! and configs (never their values). Gives: a [`Plan`]: for each service `unchanged`, `create`,
+//! `recreate`, `update` (in place, no restart) or `start`, with every reason down to the field,
+//! and whether it comes from the file (its config hash changed) or from drift made by hand on
+//! the host (hash equal, state differs); networks and volumes to create, extra networks, orphans,
+//! unmanaged conflicts; and a fingerprint of what was observed, for saved plans.
+//!
+//! Both sides are put in one canonical form first (units, ordering, values that are not
+//! observable on the engine) so that equal configurations compare equal.
+
+use crate::compile::env::looks_secret;
+use crate::compile::spec::{parse_bytes, parse_duration};
+use crate::deploy::state::{
+    self, caps, format_bytes, format_cpus, format_duration, Conflict, Observed, LABEL_SECRETS,
+};
+use crate::model::{Compose, Service, LABEL_CONFIG_HASH};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Unchanged,
+    Create,
+    Recreate,
+    /// Changed in place (container update, network connect/disconnect): no restart.
+    Update,
+    /// Exists with the right config but is not running.
+    Start,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Unchanged => "unchanged",
+            Action::Create => "create",
+            Action::Recreate => "recreate",
+            Action::Update => "update",
+            Action::Start => "start",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// The compose file changed: the container's config hash label differs from the file's.
+    File,
+    /// Changed outside fedgen: same config hash, different live state.
+    Drift,
+    /// A secret's or config's content changed.
+    Content,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// What changed: `restart`, `env JOB_TIMEOUT`, `network backend-net`, `image`, ...
+    pub field: String,
+    /// The value on the host (`-` when absent); secret values are never included.
+    pub from: String,
+    /// The value the file wants.
+    pub to: String,
+    /// The engine can change it without recreating the container.
+    pub in_place: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServicePlan {
+    pub name: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    pub changes: Vec<Change>,
+    /// The container that runs it now, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Things worth knowing that need no action.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The container carries no content hashes (Compose or a person made it), so a changed
+    /// secret or config cannot be seen.
+    pub content_unverified: bool,
+    #[serde(skip)]
+    pub desired: Service,
+    #[serde(skip)]
+    pub actual: Option<Service>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkChange {
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    pub service: String,
+    pub container: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub version: u32,
+    pub project: String,
+    pub in_sync: bool,
+    pub services: Vec<ServicePlan>,
+    pub networks_create: Vec<NetworkChange>,
+    pub networks_recreate: Vec<NetworkChange>,
+    /// Networks of the project that the file does not have (removed by `apply --prune`).
+    pub networks_extra: Vec<String>,
+    pub volumes_create: Vec<String>,
+    /// Volumes of the project the file no longer mounts: kept unless `apply --prune-volumes`.
+    pub volumes_unused: Vec<String>,
+    pub orphans: Vec<Orphan>,
+    pub conflicts: Vec<Conflict>,
+    /// sha256 of the observed host state; a saved plan is applied only while it still matches.
+    pub fingerprint: String,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.services.iter().filter(|s| s.action == action).count()
+    }
+}
+
+/// The per-service label value naming the content hash of each secret and config it reads:
+/// `name=<12 hex>,...` (sha256 prefixes; the values never leave the process).
+pub fn content_label(service: &Service, hashes: &BTreeMap<String, String>) -> Option<String> {
+    let mut parts = Vec::new();
+    for name in service
+        .secrets
+        .iter()
+        .map(|s| &s.source)
+        .chain(service.configs.iter().map(|c| &c.source))
+    {
+        parts.push(format!("{name}={}", hashes.get(name)?));
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// Compares `desired` with `observed`. `hashes`: content hash per secret and config name (a
+/// secret whose value is not available is absent, and then not verified). `base_dir`: the compose
+/// file's directory, against which relative bind paths resolve.
+pub fn plan(
+    desired: &Compose,
+    observed: &Observed,
+    hashes: &BTreeMap<String, String>,
+    base_dir: &Path,
+) -> Plan {
+    let mut services = Vec::new();
+    for (name, want) in &desired.services {
+        let containers: Vec<&state::ObservedContainer> = observed
+            .containers
+            .iter()
+            .filter(|c| &c.service == name)
+            .collect();
+        let want_c = canonical(want, base_dir);
+        let Some(c) = containers.first() else {
+            services.push(ServicePlan {
+                name: name.clone(),
+                action: Action::Create,
+                origin: None,
+                changes: vec![],
+                container: None,
+                state: None,
+                health: None,
+                notes: vec![],
+                content_unverified: false,
+                desired: want_c,
+                actual: None,
+            });
+            continue;
+        };
+        let have_c = canonical_actual(&c.config, &want_c);
+        let mut changes = compare(&have_c, &want_c);
+        let mut notes = Vec::new();
+        let mut content_unverified = false;
+        let file_changed = c.labels.get(LABEL_CONFIG_HASH) != want.labels.get(LABEL_CONFIG_HASH);
+        let mut origin = if changes.is_empty() {
+            None
+        } else if file_changed {
+            Some(Origin::File)
+        } else {
+            Some(Origin::Drift)
+        };
+        if file_changed && changes.is_empty() {
+            changes.push(Change {
+                field: "config hash".into(),
+                from: short(
+                    c.labels
+                        .get(LABEL_CONFIG_HASH)
+                        .map(String::as_str)
+                        .unwrap_or("-"),
+                ),
+                to: short(
+                    want.labels
+                        .get(LABEL_CONFIG_HASH)
+                        .map(String::as_str)
+                        .unwrap_or("-"),
+                ),
+                in_place: false,
+            });
+            origin = Some(Origin::File);
+        }
+        if let Some(expected) = content_label(want, hashes) {
+            match c.labels.get(LABEL_SECRETS) {
+                Some(actual) if *actual != expected => {
+                    for (name, h) in parse_content(&expected) {
+                        let old = parse_content(actual).get(&name).cloned();
+                        if old.as_ref() != Some(&h) {
+                            changes.push(Change {
+                                field: format!("content of {name}"),
+                                from: old
+                                    .map(|o| format!("sha256:{o}"))
+                                    .unwrap_or_else(|| "-".into()),
+                                to: format!("sha256:{h}"),
+                                in_place: false,
+                            });
+                        }
+                    }
+                    origin = origin.or(Some(Origin::Content));
+                }
+                Some(_) => {}
+                None => content_unverified = true,
+            }
+        }
+        if containers.len() > 1 {
+            changes.push(Change {
+                field: "containers".into(),
+                from: containers.len().to_string(),
+                to: "1".into(),
+                in_place: false,
+            });
+        }
+        let action = if changes.iter().any(|ch| !ch.in_place) {
+            Action::Recreate
+        } else if !changes.is_empty() {
+            Action::Update
+        } else if !c.running() {
+            Action::Start
+        } else {
+            Action::Unchanged
+        };
+        if !c.running() && action != Action::Recreate {
+            notes.push(format!("the container is {}", c.state));
+        }
+        if c.running() && c.health.as_deref() == Some("unhealthy") {
+            notes.push("the container is unhealthy".into());
+        }
+        services.push(ServicePlan {
+            name: name.clone(),
+            action,
+            origin,
+            changes,
+            container: Some(c.name.clone()),
+            state: Some(c.state.clone()),
+            health: c.health.clone(),
+            notes,
+            content_unverified,
+            desired: want_c,
+            actual: Some(have_c),
+        });
+    }
+    let mut networks_create = Vec::new();
+    let mut networks_recreate = Vec::new();
+    for (name, net) in &desired.networks {
+        match observed.networks.get(name) {
+            None => networks_create.push(NetworkChange {
+                name: name.clone(),
+                reason: "missing".into(),
+            }),
+            Some(o) if o.internal != net.internal => networks_recreate.push(NetworkChange {
+                name: name.clone(),
+                reason: format!("internal: {} -> {}", o.internal, net.internal),
+            }),
+            Some(_) => {}
+        }
+    }
+    let networks_extra = observed
+        .networks
+        .keys()
+        .filter(|n| !desired.networks.contains_key(*n))
+        .cloned()
+        .collect();
+    let volumes_create = desired
+        .volumes
+        .keys()
+        .filter(|v| !observed.volumes.contains(*v))
+        .cloned()
+        .collect();
+    let volumes_unused = observed
+        .volumes
+        .iter()
+        .filter(|v| !desired.volumes.contains_key(*v))
+        .cloned()
+        .collect();
+    let orphans: Vec<Orphan> = observed
+        .containers
+        .iter()
+        .filter(|c| !desired.services.contains_key(&c.service))
+        .map(|c| Orphan {
+            service: c.service.clone(),
+            container: c.name.clone(),
+            id: c.id.clone(),
+        })
+        .collect();
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        project: desired.name.clone(),
+        in_sync: false,
+        services,
+        networks_create,
+        networks_recreate,
+        networks_extra,
+        volumes_create,
+        volumes_unused,
+        orphans,
+        conflicts: observed.conflicts.clone(),
+        fingerprint: observed.fingerprint(),
+    };
+    plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
+        && plan.networks_create.is_empty()
+        && plan.networks_recreate.is_empty()
+        && plan.networks_extra.is_empty()
+        && plan.volumes_create.is_empty()
+        && plan.orphans.is_empty()
+        && plan.conflicts.is_empty();
+    plan
+}
+
+fn parse_content(label: &str) -> BTreeMap<String, String> {
+    label
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// The desired service in the canonical form the engine side is normalized to.
+pub fn canonical(s: &Service, base_dir: &Path) -> Service {
+    let mut c = s.clone();
+    let dur = |d: &Option<String>| d.as_deref().and_then(parse_duration).map(format_duration);
+    if let Some(h) = &mut c.healthcheck {
+        h.interval = dur(&h.interval);
+        h.timeout = dur(&h.timeout);
+        h.start_period = dur(&h.start_period).filter(|p| p != "0s");
+    }
+    c.stop_grace_period = dur(&c.stop_grace_period);
+    if let Some(d) = &mut c.deploy {
+        if let Some(l) = &mut d.resources.limits {
+            l.memory = l.memory.as_deref().and_then(parse_bytes).map(format_bytes);
+            l.cpus = l
+                .cpus
+                .as_deref()
+                .and_then(|c| c.parse::<f64>().ok())
+                .map(format_cpus);
+        }
+        d.resources.reservations = None;
+    }
+    c.cap_add = caps(Some(c.cap_add));
+    c.cap_drop = caps(Some(c.cap_drop));
+    for n in c.networks.values_mut() {
+        n.aliases.sort();
+    }
+    c.ports.sort_by_key(|p| (p.target, p.published));
+    for m in &mut c.volumes {
+        if m.kind == "bind" && !Path::new(&m.source).is_absolute() {
+            m.source = base_dir
+                .join(&m.source)
+                .components()
+                .collect::<std::path::PathBuf>()
+                .display()
+                .to_string();
+        }
+    }
+    c.volumes.sort_by(|a, b| a.target.cmp(&b.target));
+    c.tmpfs.sort();
+    // Not observable on the engine: compared through the config-hash and secrets-hash labels.
+    c.depends_on.clear();
+    c.secrets.clear();
+    c.configs.clear();
+    c
+}
+
+/// The observed service, restricted to what the desired one can say something about (extra
+/// aliases the engine adds, mounts that carry secrets and configs).
+fn canonical_actual(have: &Service, want: &Service) -> Service {
+    let mut c = have.clone();
+    for (name, n) in c.networks.iter_mut() {
+        let wanted: BTreeSet<&String> = want
+            .networks
+            .get(name)
+            .map(|w| w.aliases.iter().collect())
+            .unwrap_or_default();
+        n.aliases.retain(|a| wanted.contains(a));
+        n.aliases.dedup();
+    }
+    c.volumes.retain(|m| !m.target.starts_with("/run/secrets/"));
+    c.labels
+        .retain(|k, _| k.starts_with("dev.fedgen.") || want.labels.contains_key(k));
+    c.depends_on.clear();
+    c.secrets.clear();
+    c.configs.clear();
+    c
+}
+
+fn show<T: Serialize>(v: &T) -> String {
+    let s = serde_json::to_string(v).unwrap_or_default();
+    if s == "null" || s == "[]" || s == "{}" || s == "false" {
+        "-".into()
+    } else {
+        s.trim_matches('"').to_string()
+    }
+}
+
+fn field<T: Serialize + PartialEq>(
+    out: &mut Vec<Change>,
+    name: &str,
+    have: &T,
+    want: &T,
+    in_place: bool,
+) {
+    if have != want {
+        out.push(Change {
+            field: name.to_string(),
+            from: show(have),
+            to: show(want),
+            in_place,
+        });
+    }
+}
+
+/// Every difference between two canonical services, in the order a reader scans a service.
+pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
+    let mut out = Vec::new();
+    field(&mut out, "image", &have.image, &want.image, false);
+    field(&mut out, "command", &have.command, &want.command, false);
+    field(
+        &mut out,
+        "entrypoint",
+        &have.entrypoint,
+        &want.entrypoint,
+        false,
+    );
+    field(&mut out, "user", &have.user, &want.user, false);
+    field(
+        &mut out,
+        "working_dir",
+        &have.working_dir,
+        &want.working_dir,
+        false,
+    );
+    let keys: BTreeSet<&String> = have
+        .environment
+        .keys()
+        .chain(want.environment.keys())
+        .collect();
+    for k in keys {
+        let (h, w) = (have.environment.get(k), want.environment.get(k));
+        if h != w {
+            let redact = |v: Option<&String>| match v {
+                None => "-".to_string(),
+                Some(_) if looks_secret(k) => "(redacted)".to_string(),
+                Some(v) => v.clone(),
+            };
+            out.push(Change {
+                field: format!("env {k}"),
+                from: redact(h),
+                to: redact(w),
+                in_place: false,
+            });
+        }
+    }
+    field(&mut out, "restart", &have.restart, &want.restart, true);
+    field(
+        &mut out,
+        "healthcheck",
+        &have.healthcheck,
+        &want.healthcheck,
+        false,
+    );
+    let nets: BTreeSet<&String> = have.networks.keys().chain(want.networks.keys()).collect();
+    for n in nets {
+        match (have.networks.get(n), want.networks.get(n)) {
+            (None, Some(w)) => out.push(Change {
+                field: format!("network {n}"),
+                from: "missing".into(),
+                to: if w.aliases.is_empty() {
+                    "attached".into()
+                } else {
+                    format!("attached as {}", w.aliases.join(", "))
+                },
+                in_place: true,
+            }),
+            (Some(_), None) => out.push(Change {
+                field: format!("network {n}"),
+                from: "attached".into(),
+                to: "not attached".into(),
+                in_place: true,
+            }),
+            (Some(h), Some(w)) if h.aliases != w.aliases => out.push(Change {
+                field: format!("network {n} aliases"),
+                from: show(&h.aliases),
+                to: show(&w.aliases),
+                in_place: true,
+            }),
+            _ => {}
+        }
+    }
+    field(&mut out, "ports", &have.ports, &want.ports, false);
+    field(&mut out, "volumes", &have.volumes, &want.volumes, false);
+    field(&mut out, "tmpfs", &have.tmpfs, &want.tmpfs, false);
+    field(&mut out, "logging", &have.logging, &want.logging, false);
+    field(
+        &mut out,
+        "read_only",
+        &have.read_only,
+        &want.read_only,
+        false,
+    );
+    field(&mut out, "cap_drop", &have.cap_drop, &want.cap_drop, false);
+    field(&mut out, "cap_add", &have.cap_add, &want.cap_add, false);
+    field(
+        &mut out,
+        "security_opt",
+        &have.security_opt,
+        &want.security_opt,
+        false,
+    );
+    field(
+        &mut out,
+        "pids_limit",
+        &have.pids_limit,
+        &want.pids_limit,
+        true,
+    );
+    field(
+        &mut out,
+        "stop_signal",
+        &have.stop_signal,
+        &want.stop_signal,
+        false,
+    );
+    field(
+        &mut out,
+        "stop_grace_period",
+        &have.stop_grace_period,
+        &want.stop_grace_period,
+        false,
+    );
+    let limits = |s: &Service| {
+        s.deploy
+            .as_ref()
+            .and_then(|d| d.resources.limits.clone())
+            .unwrap_or_default()
+    };
+    let (hl, wl) = (limits(have), limits(want));
+    field(&mut out, "memory", &hl.memory, &wl.memory, true);
+    field(&mut out, "cpus", &hl.cpus, &wl.cpus, true);
+    let labels: BTreeSet<&String> = have
+        .labels
+        .keys()
+        .chain(want.labels.keys())
+        .filter(|k| k.as_str() != LABEL_CONFIG_HASH)
+        .collect();
+    for k in labels {
+        field(
+            &mut out,
+            &format!("label {k}"),
+            &have.labels.get(k),
+            &want.labels.get(k),
+            false,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Healthcheck, ServiceNetwork};
+
+    fn svc() -> Service {
+        let mut s = Service {
+            image: "x:1".into(),
+            restart: Some("unless-stopped".into()),
+            ..Default::default()
+        };
+        s.environment.insert("JOB_TIMEOUT".into(), "30".into());
+        s.environment.insert("DB_PASSWORD".into(), "hunter2".into());
+        s.networks
+            .insert("db-net".into(), ServiceNetwork::default());
+        s.healthcheck = Some(Healthcheck {
+            test: vec!["CMD".into(), "true".into()],
+            interval: Some("90s".into()),
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn equal_configs_in_different_units_compare_equal() {
+        let a = canonical(&svc(), Path::new("/"));
+        let mut b = svc();
+        b.healthcheck.as_mut().unwrap().interval = Some("1m30s".into());
+        let b = canonical(&b, Path::new("/"));
+        assert!(compare(&a, &b).is_empty());
+    }
+
+    #[test]
+    fn changes_are_named_to_the_field_and_secrets_redacted() {
+        let want = canonical(&svc(), Path::new("/"));
+        let mut have = want.clone();
+        have.restart = Some("no".into());
+        have.environment.insert("JOB_TIMEOUT".into(), "60".into());
+        have.environment
+            .insert("DB_PASSWORD".into(), "other".into());
+        have.networks.clear();
+        let changes = compare(&have, &want);
+        let fields: Vec<(&str, &str, &str, bool)> = changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str(), c.in_place))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("env DB_PASSWORD", "(redacted)", "(redacted)", false),
+                ("env JOB_TIMEOUT", "60", "30", false),
+                ("restart", "no", "unless-stopped", true),
+                ("network db-net", "missing", "attached", true),
+            ]
+        );
+    }
+}
