@@ -20,6 +20,12 @@ cargo clippy --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
 status=0
 cargo test --no-fail-fast 2>&1 | tee target/test.log || status=$?
+if [ "${FEDGEN_OWNS_DAEMON:-0}" = 1 ]; then
+  echo "[test] the reboot test, alone (this script started the daemon)"
+  cargo test --test engine_reboot -- --ignored --test-threads=1 2>&1 | tee -a target/test.log || status=$?
+else
+  echo "[test] not restarting a Docker daemon this script did not start: the reboot test is skipped"
+fi
 # One closing line for the whole run (cargo prints one per test binary, the last being doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "fedgen: %d passed, %d failed\n", p, f }' target/test.log

@@ -42,6 +42,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Compare a compose file with what runs on the Docker host: exit 0 in sync, 2 changes pending.
     Diff(DiffArgs),
+    /// Converge the Docker host to a compose file (or a saved plan), health-gated and idempotent.
+    Apply(ApplyArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds {
         /// A directory of KIND.yml.j2 templates that override or add to the built-in ones.
@@ -72,6 +74,46 @@ pub struct DiffArgs {
     /// Also save the plan, with a fingerprint of the host state, for `fedgen apply PLAN`.
     #[arg(long = "out", value_name = "PLAN")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved by `fedgen diff --out`: applied only if the file and the host are unchanged.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// The compose file fedgen built (default: the saved plan's file, else docker-compose.microservices.yml).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The .env file with the secrets' variables (the process environment wins over it).
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Remove containers of services the file no longer has, and networks it no longer has.
+    #[arg(long)]
+    pub prune: bool,
+    /// Also remove the project's volumes that the file no longer mounts (their data is lost).
+    #[arg(long)]
+    pub prune_volumes: bool,
+    /// Replace unmanaged containers that carry the project's names (stop, remove, recreate).
+    #[arg(long)]
+    pub adopt: bool,
+    /// With --prune: remove even when nothing of the project would remain.
+    #[arg(long)]
+    pub force: bool,
+    /// Deadline of the whole rollout, e.g. 300s, 5m.
+    #[arg(long, default_value = "300s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Print the plan and exit as `diff` does (0 in sync, 2 changes pending); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// text: progress lines on stderr; json: one event per line on stdout, then the report.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Format,
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    crate::compile::spec::parse_duration(s)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("`{s}` is not a duration (e.g. 300s, 5m)"))
 }
 
 #[derive(clap::Args, Debug)]
@@ -124,6 +166,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Build(args) => build(&args),
         Command::Diff(args) => diff(&args),
+        Command::Apply(args) => apply(&args),
         Command::Kinds {
             templates,
             markdown,
@@ -400,4 +443,249 @@ fn diff(args: &DiffArgs) -> i32 {
     } else {
         exit::CHANGES_PENDING
     }
+}
+
+fn apply(args: &ApplyArgs) -> i32 {
+    use crate::deploy::apply::{self as ap, Options, Progress};
+    use crate::deploy::{desired::Desired, engine::Engine, plan, report, state};
+    let saved: Option<serde_json::Value> = match &args.plan {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("error: cannot read the saved plan {}: {e}", p.display());
+                return exit::INVALID;
+            }
+        },
+        None => None,
+    };
+    let file = args
+        .file
+        .clone()
+        .or_else(|| {
+            saved
+                .as_ref()
+                .and_then(|s| s["file"].as_str())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("docker-compose.microservices.yml"));
+    let desired = match Desired::load(&file, args.env_file.as_deref()) {
+        Ok(d) => std::sync::Arc::new(d),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let json = args.output == Format::Json;
+    let rt = runtime();
+    let connected = rt.block_on(async {
+        let engine = Engine::connect().await?;
+        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
+        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
+        Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
+    });
+    let (engine, observed) = match connected {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", desired.redact(&e.to_string()));
+            if let Some(h) = e.hint() {
+                eprintln!("  = hint: {h}");
+            }
+            return exit::INVALID;
+        }
+    };
+    let the_plan = plan::plan(
+        &desired.compose,
+        &observed,
+        &desired.hashes,
+        &desired.base_dir,
+    );
+    if let Some(saved) = &saved {
+        let file_sha = std::fs::read(&file)
+            .map(crate::model::sha256_hex)
+            .unwrap_or_default();
+        let stale = if saved["file_sha256"].as_str() != Some(file_sha.as_str()) {
+            Some(format!(
+                "{} changed since the plan was saved",
+                file.display()
+            ))
+        } else if saved["fingerprint"].as_str() != Some(the_plan.fingerprint.as_str()) {
+            Some("the host changed since the plan was saved".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = stale {
+            eprintln!(
+                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
+                args.plan
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            return ap::exit::REFUSED;
+        }
+    }
+    if args.dry_run {
+        if json {
+            println!(
+                "{}",
+                report::json(
+                    &the_plan,
+                    &desired,
+                    serde_json::json!({ "engine": engine.host(), "api_calls": engine.calls() })
+                )
+            );
+        } else {
+            print!(
+                "{}",
+                report::text(&the_plan, &desired, engine.host(), report::Style::detect())
+            );
+        }
+        return if the_plan.in_sync {
+            exit::OK
+        } else {
+            exit::CHANGES_PENDING
+        };
+    }
+    if !json && !the_plan.in_sync {
+        eprint!(
+            "{}",
+            report::text(
+                &the_plan,
+                &desired,
+                engine.host(),
+                report::Style { color: false }
+            )
+            .split("\n--- running")
+            .next()
+            .unwrap_or_default()
+        );
+        eprintln!();
+    }
+    let redactor = desired.clone();
+    let progress = Progress {
+        json,
+        start: std::time::Instant::now(),
+        redact: std::sync::Arc::new(move |t: &str| redactor.redact(t)),
+    };
+    let opts = Options {
+        prune: args.prune,
+        prune_volumes: args.prune_volumes,
+        adopt: args.adopt,
+        force: args.force,
+        timeout: args.timeout,
+    };
+    let result = rt.block_on(ap::apply(
+        &engine,
+        desired.clone(),
+        args.env_file.clone(),
+        &the_plan,
+        &opts,
+        &progress,
+    ));
+    if json {
+        let mut v = serde_json::to_value(&result).expect("the report serializes");
+        v["event"] = "report".into();
+        v["version"] = 1.into();
+        println!("{}", desired.redact(&v.to_string()));
+    } else {
+        eprint!("{}", desired.redact(&apply_summary(&result)));
+    }
+    result.exit_code()
+}
+
+fn apply_summary(r: &crate::deploy::apply::Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match r.status.as_str() {
+        "in-sync" => {
+            let _ = writeln!(
+                out,
+                "In sync: nothing to do ({} API calls, none that change anything).",
+                r.api_calls
+            );
+        }
+        "converged" => {
+            let count = |what: &str| r.services.iter().filter(|s| s.result == what).count();
+            let _ = writeln!(
+                out,
+                "Converged in {:.1}s: {} created, {} recreated, {} updated in place, {} started, {} unchanged ({} API calls, {} changing).",
+                r.elapsed_ms as f64 / 1000.0,
+                count("created"),
+                count("recreated"),
+                count("updated"),
+                count("started"),
+                count("unchanged"),
+                r.api_calls,
+                r.mutating_calls
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "error: apply {}: {}",
+                r.status,
+                r.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for s in r.services.iter().filter(|s| s.result == "failed") {
+        let _ = writeln!(
+            out,
+            "\n  {} failed: {}",
+            s.service,
+            s.error.as_deref().unwrap_or("")
+        );
+        if let Some(o) = &s.last_health_output {
+            let _ = writeln!(out, "    last health check: {o}");
+        }
+        if !s.log_tail.is_empty() {
+            let _ = writeln!(out, "    last log lines:");
+            for l in &s.log_tail {
+                let _ = writeln!(out, "      {l}");
+            }
+        }
+    }
+    let done: Vec<String> = r
+        .services
+        .iter()
+        .filter(|s| !matches!(s.result.as_str(), "unchanged" | "skipped" | "failed"))
+        .map(|s| format!("{} {}", s.service, s.result))
+        .collect();
+    let not_done: Vec<&str> = r
+        .services
+        .iter()
+        .filter(|s| s.result == "skipped")
+        .map(|s| s.service.as_str())
+        .collect();
+    if r.status != "converged" && r.status != "in-sync" {
+        let _ = writeln!(
+            out,
+            "  changed: {}",
+            if done.is_empty() {
+                "nothing".to_string()
+            } else {
+                done.join(", ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  not started: {}",
+            if not_done.is_empty() {
+                "-".to_string()
+            } else {
+                not_done.join(", ")
+            }
+        );
+    }
+    if !r.orphans_kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "  orphans kept (use --prune to remove): {}",
+            r.orphans_kept.join(", ")
+        );
+    }
+    out
 }

@@ -48,6 +48,7 @@ pub struct Engine {
     docker: Docker,
     host: String,
     calls: Arc<AtomicUsize>,
+    mutations: Arc<AtomicUsize>,
 }
 
 impl Engine {
@@ -82,6 +83,7 @@ impl Engine {
             docker,
             host,
             calls: Arc::new(AtomicUsize::new(2)),
+            mutations: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -92,6 +94,26 @@ impl Engine {
     /// API calls made so far through this engine (including version negotiation and ping).
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Calls so far that changed something on the host (create, start, update, remove, ...).
+    pub fn mutations(&self) -> usize {
+        self.mutations.load(Ordering::Relaxed)
+    }
+
+    /// Like [`Engine::call`], for a call that changes the host; counted as a mutation too.
+    pub async fn mutate<'a, T, F, Fut>(
+        &'a self,
+        op: &'static str,
+        object: &str,
+        f: F,
+    ) -> Result<T, EngineError>
+    where
+        F: FnOnce(&'a Docker) -> Fut,
+        Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        self.mutations.fetch_add(1, Ordering::Relaxed);
+        self.call(op, object, f).await
     }
 
     /// The client, for one counted call: `engine.call("inspect container", name, |d| d.inspect_container(..))`.

@@ -5,6 +5,7 @@
 //! in place or start, with every reason; networks, volumes, orphans, conflicts) -> [`report`]
 //! (text with a unified diff, or versioned JSON).
 
+pub mod apply;
 pub mod desired;
 pub mod engine;
 pub mod plan;

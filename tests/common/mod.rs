@@ -199,6 +199,40 @@ impl StandIn {
         format!("{}-{service}-1", self.project)
     }
 
+    /// `fedgen apply` of this stack, with extra arguments (and extra environment).
+    pub fn apply(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        fedgen()
+            .args(["apply", "-f"])
+            .arg(&self.file)
+            .args(["--env", "tests/stacks/standin.env"])
+            .args(extra)
+            .envs(env.iter().copied())
+            .env(
+                "DOCKER_HOST",
+                std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+            )
+            .output()
+            .unwrap()
+    }
+
+    /// Container id per service of this project (running or not).
+    pub fn ids(&self) -> std::collections::BTreeMap<String, String> {
+        let ps = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.ID}}",
+        ]);
+        text(&ps.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
     /// `fedgen diff` of this stack, with extra arguments.
     pub fn diff(&self, extra: &[&str]) -> Output {
         fedgen()

@@ -1,0 +1,122 @@
+//! Seed 000's incident as a test: the host's Docker daemon restarts (the reboot), and every
+//! container fedgen applied comes back running and healthy by itself, while a container made by
+//! hand with `docker run` (no restart policy) stays down, as in the incident.
+//!
+//! It stops and starts the daemon, so it runs only on a daemon that scripts/test.sh started
+//! itself (FEDGEN_OWNS_DAEMON=1), alone, after every other engine test:
+//! `cargo test --test engine_reboot -- --ignored --test-threads=1`. It is ignored otherwise, so a
+//! developer's own engine is never restarted.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+const PIDFILE: &str = "/run/fedgen-dockerd.pid";
+
+fn restart_daemon() {
+    let pid = std::fs::read_to_string(PIDFILE)
+        .expect("scripts/test.sh started dockerd and wrote its pid");
+    let pid = pid.trim();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", pid])
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "dockerd did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let started = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "setsid dockerd >>/var/log/fedgen-dockerd.log 2>&1 </dev/null & echo $! >{PIDFILE}"
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let t = Instant::now();
+    while !docker(&["info"]).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "dockerd did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+#[ignore = "restarts the Docker daemon: run alone by scripts/test.sh on a daemon it started"]
+fn every_applied_container_survives_a_daemon_restart() {
+    assert_eq!(
+        std::env::var("FEDGEN_OWNS_DAEMON").as_deref(),
+        Ok("1"),
+        "refusing to restart a Docker daemon this test run did not start"
+    );
+    let s = StandIn::new(
+        &format!("fedgen-t-reboot-{}", std::process::id()),
+        (28700, 23700),
+        |t| t,
+    );
+    let out = s.apply(&[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let handmade = format!("{}-handmade", s.project);
+    assert!(docker(&[
+        "run",
+        "-d",
+        "--name",
+        &handmade,
+        "fedgen-test/busybox:1",
+        "sleep",
+        "3600"
+    ])
+    .status
+    .success());
+    let ids = s.ids();
+    assert_eq!(ids.len(), 9);
+
+    restart_daemon();
+
+    let t = Instant::now();
+    loop {
+        let healthy = ids
+            .values()
+            .filter(|id| {
+                text(&docker(&["inspect", "-f", "{{.State.Health.Status}}", id]).stdout).trim()
+                    == "healthy"
+            })
+            .count();
+        if healthy == ids.len() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{healthy}/9 healthy 120 s after the daemon restart"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        s.ids(),
+        ids,
+        "the same containers came back, nothing was recreated"
+    );
+    let state = text(&docker(&["inspect", "-f", "{{.State.Status}}", &handmade]).stdout);
+    assert_eq!(
+        state.trim(),
+        "exited",
+        "the control container without a restart policy stays down"
+    );
+    let _ = docker(&["rm", "-f", &handmade]);
+    let d = s.diff(&[]);
+    assert_eq!(
+        d.status.code(),
+        Some(0),
+        "in sync after the reboot: {}",
+        describe(&d)
+    );
+}
