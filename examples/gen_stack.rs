@@ -1,5 +1,11 @@
 //! Writes a synthetic stack spec of N services to stdout, for benchmarks and load tests:
 //! `cargo run --release --example gen_stack -- 1000 > /tmp/stack-1000.yml`.
+//! `gen_stack N --standin IMAGE [--name P]`: N busybox httpd stand-ins (run on an engine without
+//! a registry); `gen_stack --chains 4 5 --standin IMAGE`: 4 chains of 5 health-gated stand-ins
+//! with a 1 s health interval (for apply, the floor is the chain of 5 health gates).
+//! `gen_stack N --standin IMAGE`: the same shape with every service a busybox httpd stand-in
+//! (runs on an engine without a registry); `gen_stack --chains 4 5 --standin IMAGE`: 4 chains of
+//! 5 health-gated stand-ins with a 1 s health interval (the apply benchmark's floor is 5 gates).
 //!
 //! Shape: one postgres and one redis, then groups of ten http services: in each group nine
 //! back-ends use the database, the cache and the previous back-end, and one gateway publishes a
@@ -51,11 +57,70 @@ pub fn generate(n: usize) -> String {
     s
 }
 
+/// N busybox stand-ins in chains of ten (each uses the one before), on one shared network.
+pub fn generate_standin(n: usize, image: &str, name: &str) -> String {
+    let mut s = header(name);
+    for i in 0..n {
+        let uses = if i % 10 == 0 {
+            String::new()
+        } else {
+            format!("\n    uses: [svc-{}]", i - 1)
+        };
+        let _ = writeln!(s, "  svc-{i}:\n    kind: http\n    image: {image}\n    port: 8000\n    command: [httpd, -f, -p, \"8000\", -h, /var/www]{uses}");
+    }
+    s
+}
+
+/// `chains` chains of `length` stand-ins, each waiting for the health of the one before.
+pub fn generate_chains(chains: usize, length: usize, image: &str, name: &str) -> String {
+    let mut s = header(name);
+    for c in 0..chains {
+        for l in 0..length {
+            let uses = if l == 0 {
+                String::new()
+            } else {
+                format!("\n    uses: [c{c}-s{}]", l - 1)
+            };
+            let _ = writeln!(s, "  c{c}-s{l}:\n    kind: http\n    image: {image}\n    port: 8000\n    command: [httpd, -f, -p, \"8000\", -h, /var/www]{uses}");
+        }
+    }
+    s
+}
+
+fn header(name: &str) -> String {
+    format!(
+        "name: {name}\ndefaults:\n  restart: unless-stopped\n  logging: {{ max_size: 1m, max_file: 2 }}\n  healthcheck: {{ interval: 1s, timeout: 2s, retries: 30, start_period: 0s }}\n  memory: 32m\n  cpus: \"0.1\"\n  network_isolation: shared\nservices:\n"
+    )
+}
+
 #[allow(dead_code)]
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
-    print!("{}", generate(n.max(3)));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| {
+        args.iter()
+            .position(|a| a == f)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let image = flag("--standin");
+    let name = flag("--name").unwrap_or_else(|| "bench".into());
+    if let Some(i) = args.iter().position(|a| a == "--chains") {
+        let chains = args.get(i + 1).and_then(|a| a.parse().ok()).unwrap_or(4);
+        let length = args.get(i + 2).and_then(|a| a.parse().ok()).unwrap_or(5);
+        print!(
+            "{}",
+            generate_chains(
+                chains,
+                length,
+                image.as_deref().unwrap_or("fedgen-test/busybox:1"),
+                &name
+            )
+        );
+        return;
+    }
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100);
+    match image {
+        Some(img) => print!("{}", generate_standin(n.max(1), &img, &name)),
+        None => print!("{}", generate(n.max(3))),
+    }
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of fedgen, with Docker Compose v2 as the baseline where it does the same
+# job. Prints one Markdown table (medians) to stdout; progress goes to stderr.
+#   bash scripts/bench.sh            # everything (prepares the engine like the tests do)
+#   bash scripts/bench.sh compile    # compile only (no engine needed)
+# Engine benchmarks use their own project names (fedgen-bench-*) and remove them afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+runs=${RUNS:-3}
+
+cargo build -q --release --bin fedgen --example gen_stack
+fedgen=$PWD/target/release/fedgen
+gen=$PWD/target/release/examples/gen_stack
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (b-a)*1000}'; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+echo "| measurement | fedgen | Docker Compose 2.26 | ratio | notes |"
+echo "|---|---|---|---|---|"
+
+if [ "$what" = all ] || [ "$what" = compile ]; then
+  export REGISTRY=registry.example.com TAG=1.0.0 JWT_SECRET=x POSTGRES_PASSWORD=x
+  for n in 10 100 1000 5000; do
+    log "compile $n services"
+    "$gen" "$n" >"$work/s$n.yml"
+    "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    rss=$( { /usr/bin/time -f '%M' "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>&1 >/dev/null; } | tail -1)
+    ctimes=-; ratio=-
+    if docker compose version >/dev/null 2>&1; then
+      ctimes=$(for _ in 1 2 3; do a=$(now); docker compose -f "$work/c$n.yml" config -q; b=$(now); ms "$a" "$b"; echo; done | median)
+      ratio=$(awk -v f="$times" -v c="$ctimes" 'BEGIN {printf "%.1fx", c/(f>0?f:1)}')
+      ctimes="${ctimes} ms (config -q of the output)"
+    fi
+    row "build, $n services (wall, process start included)" "${times} ms, peak RSS $((rss / 1024)) MiB" "$ctimes" "$ratio" "$(wc -l <"$work/c$n.yml") lines out"
+  done
+  for s in federated-imputation document-platform; do
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "stacks/$s.yml" --env env.example -o "$work/$s.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    row "build, bundled $s" "${times} ms" "-" "-" ""
+  done
+fi
+
+if [ "$what" = all ] || [ "$what" = engine ]; then
+  bash scripts/prepare-test-env.sh >&2
+  set -a; . tests/stacks/standin.env; set +a
+  cleanup() { docker compose -p "$1" -f "$2" down -v -t 1 >/dev/null 2>&1 || true; }
+  engine_case() { # name, spec file
+    local name=$1 spec=$2 f="$work/$1.yml"
+    sed "s/^name: .*/name: fedgen-bench-$name/" "$spec" >"$work/$name.spec.yml"
+    GATEWAY_PORT=29000 FRONTEND_PORT=29001 "$fedgen" build "$work/$name.spec.yml" --env tests/stacks/standin.env -o "$f" 2>/dev/null
+    local p=fedgen-bench-$name cold_f cold_c noop_f noop_c calls
+    log "$name: cold apply (fedgen) x$runs"
+    cold_f=$(for _ in $(seq 1 "$runs"); do cleanup "$p" "$f"; a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
+    log "$name: no-op apply (fedgen) x$runs"
+    noop_f=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
+    calls=$("$fedgen" apply -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | tail -1 | sed -n 's/.*"api_calls":\([0-9]*\).*"mutating_calls":\([0-9]*\).*/\1 calls, \2 changing/p')
+    log "$name: diff (fedgen) x$runs"
+    diff_f=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" diff -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1 || true; b=$(now); ms "$a" "$b"; echo; done | median)
+    dcalls=$("$fedgen" diff -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | sed -n 's/.*"api_calls": \([0-9]*\).*/\1/p')
+    cleanup "$p" "$f"
+    log "$name: cold up --wait (compose) x$runs"
+    cold_c=$(for _ in $(seq 1 "$runs"); do cleanup "$p" "$f"; a=$(now); docker compose -p "$p" -f "$f" up -d --wait >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
+    log "$name: no-op up -d (compose) x$runs"
+    noop_c=$(for _ in $(seq 1 "$runs"); do a=$(now); docker compose -p "$p" -f "$f" up -d >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
+    cleanup "$p" "$f"
+    local n; n=$(grep -c '^  [a-z0-9-]*:$' "$work/$name.spec.yml" || true)
+    row "cold apply, $name ($n services)" "${cold_f} ms" "${cold_c} ms (up -d --wait)" "$(awk -v f="$cold_f" -v c="$cold_c" 'BEGIN {printf "%.2fx", c/f}')" ""
+    row "no-op apply, $name" "${noop_f} ms ($calls)" "${noop_c} ms (up -d)" "$(awk -v f="$noop_f" -v c="$noop_c" 'BEGIN {printf "%.1fx", c/f}')" ""
+    row "diff, $name" "${diff_f} ms (${dcalls} calls)" "-" "-" ""
+  }
+  engine_case standin9 tests/stacks/standin.yml
+  "$gen" --chains 4 5 --standin fedgen-test/busybox:1 >"$work/chains.src.yml"
+  engine_case chains4x5 "$work/chains.src.yml"
+  for n in 10 50; do
+    "$gen" "$n" --standin fedgen-test/busybox:1 >"$work/n$n.src.yml"
+    engine_case "svc$n" "$work/n$n.src.yml"
+  done
+fi
