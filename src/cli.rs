@@ -99,6 +99,10 @@ pub struct ApplyArgs {
     /// With --prune: remove even when nothing of the project would remain.
     #[arg(long)]
     pub force: bool,
+    /// Leave a replacement that does not become ready in place, instead of putting the previous
+    /// container back.
+    #[arg(long)]
+    pub no_rollback: bool,
     /// Deadline of the whole rollout, e.g. 300s, 5m.
     #[arg(long, default_value = "300s", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
@@ -480,6 +484,39 @@ fn apply(args: &ApplyArgs) -> i32 {
     };
     let json = args.output == Format::Json;
     let rt = runtime();
+    // One apply per project and engine at a time; a killed holder's lock is released by the kernel.
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match crate::deploy::lock::ProjectLock::acquire(
+            &host,
+            &desired.compose.name,
+            std::time::Instant::now() + args.timeout,
+            |holder| {
+                eprintln!(
+                    "waiting for another apply of project {} (pid {holder}) to finish",
+                    desired.compose.name
+                )
+            },
+        ) {
+            Ok(l) => Some(l),
+            Err(crate::deploy::lock::LockError::Busy { holder, path }) => {
+                eprintln!(
+                    "error: another apply of project {} (pid {holder}) still holds {} after {:?}",
+                    desired.compose.name,
+                    path.display(),
+                    args.timeout
+                );
+                return ap::exit::REFUSED;
+            }
+            Err(crate::deploy::lock::LockError::Io(e)) => {
+                eprintln!("error: {e}");
+                return exit::INVALID;
+            }
+        }
+    };
     let connected = rt.block_on(async {
         let engine = Engine::connect().await?;
         let services: Vec<String> = desired.compose.services.keys().cloned().collect();
@@ -570,21 +607,44 @@ fn apply(args: &ApplyArgs) -> i32 {
         start: std::time::Instant::now(),
         redact: std::sync::Arc::new(move |t: &str| redactor.redact(t)),
     };
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = Options {
         prune: args.prune,
         prune_volumes: args.prune_volumes,
         adopt: args.adopt,
         force: args.force,
         timeout: args.timeout,
+        rollback: !args.no_rollback,
+        interrupted: interrupted.clone(),
     };
-    let result = rt.block_on(ap::apply(
-        &engine,
-        desired.clone(),
-        args.env_file.clone(),
-        &the_plan,
-        &opts,
-        &progress,
-    ));
+    let result = rt.block_on(async {
+        // SIGINT or SIGTERM: finish the steps under way, start nothing new, report.
+        let flag = interrupted.clone();
+        let quiet = json;
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            if !quiet {
+                eprintln!("interrupted: finishing the steps under way, starting nothing new");
+            }
+        });
+        ap::apply(
+            &engine,
+            desired.clone(),
+            args.env_file.clone(),
+            &the_plan,
+            &opts,
+            &progress,
+        )
+        .await
+    });
     if json {
         let mut v = serde_json::to_value(&result).expect("the report serializes");
         v["event"] = "report".into();
@@ -631,7 +691,11 @@ fn apply_summary(r: &crate::deploy::apply::Report) -> String {
             );
         }
     }
-    for s in r.services.iter().filter(|s| s.result == "failed") {
+    for s in r
+        .services
+        .iter()
+        .filter(|s| s.result == "failed" || s.result == "rolled-back")
+    {
         let _ = writeln!(
             out,
             "\n  {} failed: {}",
@@ -651,13 +715,18 @@ fn apply_summary(r: &crate::deploy::apply::Report) -> String {
     let done: Vec<String> = r
         .services
         .iter()
-        .filter(|s| !matches!(s.result.as_str(), "unchanged" | "skipped" | "failed"))
+        .filter(|s| {
+            !matches!(
+                s.result.as_str(),
+                "unchanged" | "skipped" | "failed" | "interrupted" | "rolled-back"
+            )
+        })
         .map(|s| format!("{} {}", s.service, s.result))
         .collect();
     let not_done: Vec<&str> = r
         .services
         .iter()
-        .filter(|s| s.result == "skipped")
+        .filter(|s| s.result == "skipped" || s.result == "interrupted")
         .map(|s| s.service.as_str())
         .collect();
     if r.status != "converged" && r.status != "in-sync" {

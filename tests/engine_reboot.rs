@@ -120,3 +120,44 @@ fn every_applied_container_survives_a_daemon_restart() {
         describe(&d)
     );
 }
+
+#[test]
+#[ignore = "restarts the Docker daemon: run alone by scripts/test.sh on a daemon it started"]
+fn an_engine_restart_in_the_middle_of_an_apply_fails_clearly_and_the_next_apply_converges() {
+    assert_eq!(
+        std::env::var("FEDGEN_OWNS_DAEMON").as_deref(),
+        Ok("1"),
+        "refusing to restart a Docker daemon this test run did not start"
+    );
+    let s = StandIn::new(
+        &format!("fedgen-t-midrestart-{}", std::process::id()),
+        (28750, 23750),
+        |t| t,
+    );
+    let child = fedgen()
+        .args(["apply", "-f"])
+        .arg(&s.file)
+        .args(["--env", "tests/stacks/standin.env"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    restart_daemon();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the interrupted apply does not claim success: {}",
+        describe(&out)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: apply") && err.contains("run apply again"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let again = s.apply(&[], &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+    assert_eq!(s.ids().len(), 9);
+    assert_eq!(s.diff(&[]).status.code(), Some(0));
+}

@@ -102,7 +102,7 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     let spec = spec?;
     // Cross-references are checked even when the parser found problems, so that one run reports
     // everything; rendering needs a clean stack.
-    let stack = validate::check(&spec, &kinds, diags)?;
+    let stack = validate::check(&spec, &kinds, &parent_dir(&input.spec), diags)?;
     if diags.has_errors() {
         return None;
     }

@@ -290,7 +290,7 @@ pub fn render(
             }
         };
         for target in renderer.take_referenced() {
-            if !svc.uses.iter().any(|u| u.value == target) {
+            if target != *name && !svc.uses.iter().any(|u| u.value == target) {
                 diags.push(
                     Diagnostic::error("unused-reference", format!("service `{name}` (kind `{}`) refers to `{target}`, which it does not use", kind.name))
                         .at(svc.name.span)
@@ -366,7 +366,7 @@ pub fn render(
                 e.raw.clone()
             };
             for target in renderer.take_referenced() {
-                if !svc.uses.iter().any(|u| u.value == target) {
+                if target != *name && !svc.uses.iter().any(|u| u.value == target) {
                     diags.push(
                         Diagnostic::error("unused-reference", format!("{what} of service `{name}` refers to `{target}`, which `{name}` does not use"))
                             .at(e.raw.span)

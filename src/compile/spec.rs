@@ -26,6 +26,9 @@ const MAX_DEPTH: usize = 64;
 pub struct Spec {
     pub name: Spanned<String>,
     pub allow_latest: bool,
+    /// Allow absolute host paths, paths out of the project and symbolic links in bind mounts and
+    /// `file:` secrets.
+    pub allow_host_paths: bool,
     pub defaults: Defaults,
     pub secrets: IndexMap<String, SecretDecl>,
     pub networks: IndexMap<String, NetworkDecl>,
@@ -134,6 +137,7 @@ pub struct ServiceSpec {
 pub const TOP_KEYS: &[&str] = &[
     "name",
     "allow_latest",
+    "allow_host_paths",
     "defaults",
     "secrets",
     "networks",
@@ -534,6 +538,7 @@ impl Reader<'_> {
         let mut spec = Spec {
             name: Spanned::new(String::new(), root_span),
             allow_latest: false,
+            allow_host_paths: false,
             defaults: Defaults::default(),
             secrets: IndexMap::new(),
             networks: IndexMap::new(),
@@ -573,6 +578,9 @@ impl Reader<'_> {
         }
         if let Some(n) = map.get_node("allow_latest") {
             spec.allow_latest = self.bool(n, "`allow_latest`").unwrap_or(false);
+        }
+        if let Some(n) = map.get_node("allow_host_paths") {
+            spec.allow_host_paths = self.bool(n, "`allow_host_paths`").unwrap_or(false);
         }
         if let Some(d) = map
             .get_node("defaults")

@@ -56,8 +56,25 @@ impl Stack<'_> {
     }
 }
 
-pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> Option<Stack<'a>> {
+pub fn check<'a>(
+    spec: &'a Spec,
+    kinds: &'a Kinds,
+    spec_dir: &std::path::Path,
+    diags: &mut Diagnostics,
+) -> Option<Stack<'a>> {
     let before = diags.error_count();
+    for decl in spec.secrets.values() {
+        if let crate::compile::spec::SecretSource::File(f) = &decl.source {
+            check_host_path(
+                &format!("secret file `{f}`"),
+                f,
+                decl.name.span,
+                spec,
+                spec_dir,
+                diags,
+            );
+        }
+    }
     let mut stack = Stack {
         spec,
         kinds,
@@ -103,7 +120,7 @@ pub fn check<'a>(spec: &'a Spec, kinds: &'a Kinds, diags: &mut Diagnostics) -> O
             }
         }
         check_env(name, svc, diags);
-        check_volumes(name, svc, spec, diags);
+        check_volumes(name, svc, spec, spec_dir, diags);
         if let Some(nets) = &svc.networks {
             for n in nets {
                 check_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
@@ -372,7 +389,68 @@ fn check_env(name: &str, svc: &ServiceSpec, diags: &mut Diagnostics) {
     }
 }
 
-fn check_volumes(name: &str, svc: &ServiceSpec, spec: &Spec, diags: &mut Diagnostics) {
+/// Paths on the host (bind sources, `file:` secrets) stay inside the spec's directory, and no
+/// component of them is a symbolic link, unless the spec says `allow_host_paths: true`.
+pub fn check_host_path(
+    what: &str,
+    path: &str,
+    span: Span,
+    spec: &Spec,
+    spec_dir: &std::path::Path,
+    diags: &mut Diagnostics,
+) {
+    if spec.allow_host_paths {
+        return;
+    }
+    let hint = "keep it inside the directory of the spec, or set `allow_host_paths: true` at the top of the spec";
+    if path.starts_with('/') {
+        diags.push(
+            Diagnostic::error("host-path", format!("{what} is an absolute host path"))
+                .at(span)
+                .hint(hint),
+        );
+        return;
+    }
+    let mut depth: i32 = 0;
+    let mut at = spec_dir.to_path_buf();
+    let mut rel = std::path::PathBuf::new();
+    for part in path.split('/') {
+        match part {
+            ".." => depth -= 1,
+            "." | "" => continue,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            diags.push(
+                Diagnostic::error(
+                    "host-path",
+                    format!("{what} climbs out of the project directory"),
+                )
+                .at(span)
+                .hint(hint),
+            );
+            return;
+        }
+        at.push(part);
+        rel.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            diags.push(
+                Diagnostic::error("host-path", format!("{what} goes through the symbolic link {}", rel.display()))
+                    .at(span)
+                    .hint("a link could point anywhere on the host; use the real path, or set `allow_host_paths: true`"),
+            );
+            return;
+        }
+    }
+}
+
+fn check_volumes(
+    name: &str,
+    svc: &ServiceSpec,
+    spec: &Spec,
+    spec_dir: &std::path::Path,
+    diags: &mut Diagnostics,
+) {
     for v in &svc.volumes {
         let parts: Vec<&str> = v.value.split(':').collect();
         let (source, target, mode) = match parts.as_slice() {
@@ -408,32 +486,15 @@ fn check_volumes(name: &str, svc: &ServiceSpec, spec: &Spec, diags: &mut Diagnos
                 .at(v.span),
             );
         }
-        if source.starts_with('/') {
-            diags.push(
-                Diagnostic::error("host-path", format!("volume `{}` mounts an absolute host path", v.value))
-                    .at(v.span)
-                    .hint("use a named volume, or a path relative to the spec (./data) that stays inside the project"),
+        if source.starts_with('/') || source.starts_with('.') {
+            check_host_path(
+                &format!("volume `{}`", v.value),
+                source,
+                v.span,
+                spec,
+                spec_dir,
+                diags,
             );
-        } else if source.starts_with('.') {
-            let mut depth: i32 = 0;
-            for part in source.split('/') {
-                match part {
-                    ".." => depth -= 1,
-                    "." | "" => {}
-                    _ => depth += 1,
-                }
-                if depth < 0 {
-                    diags.push(
-                        Diagnostic::error(
-                            "host-path",
-                            format!("volume `{}` climbs out of the project directory", v.value),
-                        )
-                        .at(v.span)
-                        .hint("bind paths stay inside the directory of the spec"),
-                    );
-                    break;
-                }
-            }
         } else if !spec.volumes.contains_key(source) {
             check_ref(
                 source,

@@ -32,7 +32,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    RenameContainerOptions, StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +51,8 @@ pub mod exit {
     pub const REFUSED: i32 = 4;
     /// The engine failed during the rollout (the report says what was done).
     pub const ENGINE_FAILED: i32 = 5;
+    /// Stopped by SIGINT or SIGTERM after the steps under way (128 + SIGINT, as shells report).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,10 @@ pub struct Options {
     pub force: bool,
     /// Overall deadline of the rollout.
     pub timeout: Duration,
+    /// Put the previous container back when its replacement does not become ready.
+    pub rollback: bool,
+    /// Set by SIGINT or SIGTERM: finish the current step, start nothing new.
+    pub interrupted: Arc<AtomicBool>,
 }
 
 /// Where progress goes: plain lines on stderr, or one JSON event per line on stdout.
@@ -131,6 +137,7 @@ impl Report {
             "in-sync" | "converged" => 0,
             "health-failed" => exit::HEALTH_FAILED,
             "refused" => exit::REFUSED,
+            "interrupted" => exit::INTERRUPTED,
             _ => exit::ENGINE_FAILED,
         }
     }
@@ -255,13 +262,22 @@ pub async fn apply(
     .await;
     if let Err(e) = result {
         report.status = "engine-failed".into();
-        report.reason = Some((progress.redact)(&e.to_string()));
-    } else if report.services.iter().any(|s| s.result == "failed") {
+        report.reason = Some((progress.redact)(&format!(
+            "the engine failed during the rollout: {e}; run apply again to converge"
+        )));
+    } else if opts.interrupted.load(Ordering::SeqCst) {
+        report.status = "interrupted".into();
+        report.reason = Some("interrupted by a signal: the current steps finished, nothing new was started; run apply again to converge".into());
+    } else if report
+        .services
+        .iter()
+        .any(|s| s.result == "failed" || s.result == "rolled-back")
+    {
         report.status = "health-failed".into();
         let failed: Vec<&str> = report
             .services
             .iter()
-            .filter(|s| s.result == "failed")
+            .filter(|s| s.result == "failed" || s.result == "rolled-back")
             .map(|s| s.service.as_str())
             .collect();
         report.reason = Some(format!(
@@ -415,6 +431,8 @@ async fn converge(
             abort: abort.clone(),
             progress: progress.clone(),
             deadline,
+            rollback: opts.rollback,
+            interrupted: opts.interrupted.clone(),
         };
         let results = results.clone();
         let engine_error = engine_error.clone();
@@ -523,6 +541,8 @@ struct TaskCtx {
     abort: Arc<AtomicBool>,
     progress: Progress,
     deadline: Instant,
+    rollback: bool,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl TaskCtx {
@@ -568,6 +588,9 @@ impl TaskCtx {
                 }
             }
         }
+        if self.interrupted.load(Ordering::SeqCst) {
+            return Ok((Gate::Failed, self.result("interrupted", None)));
+        }
         if self.abort.load(Ordering::SeqCst) {
             let mut r = self.result("skipped", None);
             r.error = Some("not started: the rollout stopped".into());
@@ -575,6 +598,7 @@ impl TaskCtx {
         }
         let cname = container_name(&self.project, &name);
         let e = &self.engine;
+        let mut previous: Vec<String> = Vec::new();
         let (id, done) = match self.plan.action {
             Action::Unchanged => (cname.clone(), "unchanged"),
             Action::Start => {
@@ -591,54 +615,11 @@ impl TaskCtx {
             }
             Action::Recreate | Action::Create => {
                 let recreate = self.plan.container.is_some();
-                if let Some(old) = &self.plan.container {
-                    self.progress.event(&name, "stopping", old);
-                    let grace = svc
-                        .stop_grace_period
-                        .as_deref()
-                        .and_then(parse_duration)
-                        .map(|n| (n / 1_000_000_000) as i32)
-                        .unwrap_or(10);
-                    // Every container of the service goes (a crash may have left more than one).
-                    let ps = self.engine.call("list containers", &name, |d| {
-                        let filter = HashMap::from([(
-                            "label".to_string(),
-                            vec![
-                                format!("{LABEL_PROJECT}={}", self.project),
-                                format!("{LABEL_SERVICE}={name}"),
-                            ],
-                        )]);
-                        d.list_containers(Some(
-                            bollard::query_parameters::ListContainersOptionsBuilder::new()
-                                .all(true)
-                                .filters(&filter)
-                                .build(),
-                        ))
-                    });
-                    for c in ps.await? {
-                        let id = c.id.unwrap_or_default();
-                        e.mutate("stop container", old, |d| {
-                            d.stop_container(
-                                &id,
-                                Some(StopContainerOptions {
-                                    t: Some(grace),
-                                    signal: None,
-                                }),
-                            )
-                        })
-                        .await?;
-                        e.mutate("remove container", old, |d| {
-                            d.remove_container(
-                                &id,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    v: false,
-                                    link: false,
-                                }),
-                            )
-                        })
-                        .await?;
-                    }
+                if recreate {
+                    previous = self.set_aside(&cname, &svc).await?;
+                }
+                if self.interrupted.load(Ordering::SeqCst) {
+                    return Ok((Gate::Failed, self.result("interrupted", None)));
                 }
                 self.progress.event(&name, "creating", "");
                 let id = self.create(&cname, &svc).await?;
@@ -655,14 +636,175 @@ impl TaskCtx {
             if gate == Gate::Failed { "failed" } else { done },
             Some(cname.clone()),
         );
-        if let Some((why, output, logs)) = failure {
-            self.abort.store(true, Ordering::SeqCst);
-            self.progress.event(&name, "failed", &why);
-            r.error = Some(why);
-            r.last_health_output = output.map(|o| (self.progress.redact)(&o));
-            r.log_tail = logs.iter().map(|l| (self.progress.redact)(l)).collect();
+        match failure {
+            None => {
+                for old in &previous {
+                    e.mutate("remove container", old, |d| {
+                        d.remove_container(
+                            old,
+                            Some(RemoveContainerOptions {
+                                force: true,
+                                v: false,
+                                link: false,
+                            }),
+                        )
+                    })
+                    .await?;
+                }
+            }
+            Some((why, output, logs)) => {
+                self.abort.store(true, Ordering::SeqCst);
+                self.progress.event(&name, "failed", &why);
+                r.error = Some(why.clone());
+                r.last_health_output = output.map(|o| (self.progress.redact)(&o));
+                r.log_tail = logs.iter().map(|l| (self.progress.redact)(l)).collect();
+                if self.interrupted.load(Ordering::SeqCst) {
+                    r.result = "interrupted".into();
+                }
+                if let (true, Some(old)) = (
+                    self.rollback && !self.interrupted.load(Ordering::SeqCst),
+                    previous.first(),
+                ) {
+                    // Put the previous container back: remove the new one, restore the old name.
+                    self.progress
+                        .event(&name, "rolling back", "to the previous container");
+                    e.mutate("remove container", &cname, |d| {
+                        d.remove_container(
+                            &id,
+                            Some(RemoveContainerOptions {
+                                force: true,
+                                v: false,
+                                link: false,
+                            }),
+                        )
+                    })
+                    .await?;
+                    e.mutate("rename container", old, |d| {
+                        d.rename_container(
+                            old,
+                            RenameContainerOptions {
+                                name: cname.clone(),
+                            },
+                        )
+                    })
+                    .await?;
+                    e.mutate("start container", &cname, |d| {
+                        d.start_container(old, None::<StartContainerOptions>)
+                    })
+                    .await?;
+                    for extra in &previous[1..] {
+                        e.mutate("remove container", extra, |d| {
+                            d.remove_container(
+                                extra,
+                                Some(RemoveContainerOptions {
+                                    force: true,
+                                    v: false,
+                                    link: false,
+                                }),
+                            )
+                        })
+                        .await?;
+                    }
+                    let (back, again) = self.wait_ready(old, &svc).await?;
+                    if again.is_none() {
+                        r.result = "rolled-back".into();
+                        r.error = Some(format!(
+                            "{why}; the previous container is back and {}",
+                            if back == Gate::Healthy {
+                                "healthy"
+                            } else {
+                                "running"
+                            }
+                        ));
+                    } else {
+                        r.error = Some(format!(
+                            "{why}; the previous container was put back but is not ready either"
+                        ));
+                    }
+                } else {
+                    for old in &previous {
+                        e.mutate("remove container", old, |d| {
+                            d.remove_container(
+                                old,
+                                Some(RemoveContainerOptions {
+                                    force: true,
+                                    v: false,
+                                    link: false,
+                                }),
+                            )
+                        })
+                        .await?;
+                    }
+                }
+            }
         }
         Ok((gate, r))
+    }
+
+    /// Stops every container of the service (a crash may have left more than one) and renames it
+    /// aside, so the new container can take the name and a failed rollout can put it back.
+    async fn set_aside(&self, cname: &str, svc: &Service) -> Result<Vec<String>, EngineError> {
+        let name = &self.plan.name;
+        let e = &self.engine;
+        let grace = svc
+            .stop_grace_period
+            .as_deref()
+            .and_then(parse_duration)
+            .map(|n| (n / 1_000_000_000) as i32)
+            .unwrap_or(10);
+        let filter = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_PROJECT}={}", self.project),
+                format!("{LABEL_SERVICE}={name}"),
+            ],
+        )]);
+        let list = e
+            .call("list containers", name, |d| {
+                d.list_containers(Some(
+                    bollard::query_parameters::ListContainersOptionsBuilder::new()
+                        .all(true)
+                        .filters(&filter)
+                        .build(),
+                ))
+            })
+            .await?;
+        let mut previous = Vec::new();
+        for c in list {
+            let id = c.id.unwrap_or_default();
+            let short: String = id.chars().take(12).collect();
+            let current = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            self.progress.event(name, "stopping", &current);
+            e.mutate("stop container", &current, |d| {
+                d.stop_container(
+                    &id,
+                    Some(StopContainerOptions {
+                        t: Some(grace),
+                        signal: None,
+                    }),
+                )
+            })
+            .await?;
+            let aside = format!("{cname}-previous-{short}");
+            if current != aside {
+                e.mutate("rename container", &current, |d| {
+                    d.rename_container(
+                        &id,
+                        RenameContainerOptions {
+                            name: aside.clone(),
+                        },
+                    )
+                })
+                .await?;
+            }
+            previous.push(id);
+        }
+        Ok(previous)
     }
 
     async fn update(&self, cname: &str, svc: &Service) -> Result<(), EngineError> {
@@ -931,6 +1073,12 @@ impl TaskCtx {
                         last_output,
                         logs,
                     )),
+                ));
+            }
+            if self.interrupted.load(Ordering::SeqCst) {
+                return Ok((
+                    Gate::Failed,
+                    Some(("interrupted while waiting".into(), last_output, vec![])),
                 ));
             }
             if Instant::now() >= self.deadline {

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod desired;
 pub mod engine;
+pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod state;

@@ -234,6 +234,15 @@ pub fn plan(
                 None => content_unverified = true,
             }
         }
+        let canonical_name = format!("{}-{name}-1", desired.name);
+        if c.name != canonical_name {
+            changes.push(Change {
+                field: "container name".into(),
+                from: c.name.clone(),
+                to: canonical_name,
+                in_place: false,
+            });
+        }
         if containers.len() > 1 {
             changes.push(Change {
                 field: "containers".into(),

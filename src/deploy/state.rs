@@ -472,8 +472,8 @@ pub fn format_duration(ns: u64) -> String {
     if ns == 0 {
         return "0s".into();
     }
-    if ns % 1_000_000_000 != 0 {
-        return if ns % 1_000_000 == 0 {
+    if !ns.is_multiple_of(1_000_000_000) {
+        return if ns.is_multiple_of(1_000_000) {
             format!("{}ms", ns / 1_000_000)
         } else {
             format!("{ns}ns")
@@ -496,7 +496,7 @@ pub fn format_duration(ns: u64) -> String {
 /// Bytes in the largest exact unit: `1g`, `512m`, `64k`, or a plain number.
 pub fn format_bytes(b: u64) -> String {
     for (unit, size) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if b % size == 0 {
+        if b.is_multiple_of(size) {
             return format!("{}{unit}", b / size);
         }
     }
