@@ -602,11 +602,7 @@ fn apply(args: &ApplyArgs) -> i32 {
         eprintln!();
     }
     let redactor = desired.clone();
-    let progress = Progress {
-        json,
-        start: std::time::Instant::now(),
-        redact: std::sync::Arc::new(move |t: &str| redactor.redact(t)),
-    };
+    let progress = Progress::new(json, std::sync::Arc::new(move |t: &str| redactor.redact(t)));
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = Options {
         prune: args.prune,
@@ -651,6 +647,9 @@ fn apply(args: &ApplyArgs) -> i32 {
         v["version"] = 1.into();
         println!("{}", desired.redact(&v.to_string()));
     } else {
+        if progress.live.is_some() {
+            eprintln!();
+        }
         eprint!("{}", desired.redact(&apply_summary(&result)));
     }
     result.exit_code()

@@ -289,3 +289,77 @@ fn unreachable_engine_is_a_clear_one_line_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_wrong_docker_host_and_a_socket_without_permission_are_clear_errors() {
+    let out = fedgen()
+        .args([
+            "diff",
+            "-f",
+            "golden/federated-imputation.yml",
+            "--env",
+            "env.example",
+        ])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot reach the Docker engine at tcp://127.0.0.1:1")
+            && err.contains("Connection refused"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one error line: {err}"
+    );
+
+    // As an unprivileged user against the real socket (root:docker 0660): permission denied.
+    let is_root = text(
+        &std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+        == "0";
+    let socket = std::path::Path::new("/var/run/docker.sock");
+    if !is_root
+        || !socket.exists()
+        || std::process::Command::new("runuser")
+            .arg("--help")
+            .output()
+            .is_err()
+    {
+        if required() {
+            panic!("the permission test needs root, runuser and the engine's socket");
+        }
+        eprintln!("SKIPPED: the permission test needs root, runuser and /var/run/docker.sock");
+        return;
+    }
+    let out = std::process::Command::new("runuser")
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_fedgen"),
+            "diff",
+            "-f",
+            "golden/federated-imputation.yml",
+            "--env",
+            "env.example",
+        ])
+        .current_dir(root())
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Permission denied") && err.contains("docker` group"),
+        "{err}"
+    );
+}

@@ -69,18 +69,63 @@ pub struct Options {
     pub interrupted: Arc<AtomicBool>,
 }
 
-/// Where progress goes: plain lines on stderr, or one JSON event per line on stdout.
+/// The rows of the live display: service (or network) and its latest status.
+pub type LiveRows = Vec<(String, String)>;
+
+/// Where progress goes: a live table on a terminal (one line per service, redrawn in place),
+/// plain lines on stderr otherwise (CI logs), or one JSON event per line on stdout.
 #[derive(Clone)]
 pub struct Progress {
     pub json: bool,
     pub start: Instant,
     pub redact: Arc<dyn Fn(&str) -> String + Send + Sync>,
+    /// Some on a terminal: the rows drawn so far.
+    pub live: Option<Arc<Mutex<LiveRows>>>,
 }
 
 impl Progress {
+    /// Live on a terminal (stderr) unless JSON was asked for or TERM is dumb.
+    pub fn new(json: bool, redact: Arc<dyn Fn(&str) -> String + Send + Sync>) -> Progress {
+        use std::io::IsTerminal;
+        let live = !json
+            && std::io::stderr().is_terminal()
+            && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(false);
+        Progress {
+            json,
+            start: Instant::now(),
+            redact,
+            live: live.then(Arc::default),
+        }
+    }
+
     pub fn event(&self, service: &str, status: &str, detail: &str) {
         let ms = self.start.elapsed().as_millis();
         let detail = (self.redact)(detail);
+        if let Some(rows) = &self.live {
+            use std::io::Write;
+            let mut rows = rows.lock().expect("not poisoned");
+            let line = if detail.is_empty() {
+                status.to_string()
+            } else {
+                format!("{status} ({detail})")
+            };
+            let drawn = rows.len();
+            match rows.iter_mut().find(|(s, _)| s == service) {
+                Some(row) => row.1 = line,
+                None => rows.push((service.to_string(), line)),
+            }
+            let width = rows.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+            let mut out = String::new();
+            if drawn > 0 {
+                out.push_str(&format!("\x1b[{drawn}A"));
+            }
+            for (s, l) in rows.iter() {
+                out.push_str(&format!("\x1b[2K  {s:<width$}  {l}\n"));
+            }
+            out.push_str(&format!("\x1b[2K  {:.1}s\r", ms as f64 / 1000.0));
+            let _ = std::io::stderr().write_all(out.as_bytes());
+            return;
+        }
         if self.json {
             println!(
                 "{}",

@@ -58,7 +58,7 @@ impl Engine {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let unreachable = |e: bollard::errors::Error| {
-            let detail = e.to_string();
+            let detail = chain(&e);
             let lower = detail.to_lowercase();
             let hint = if lower.contains("permission denied") {
                 "the socket exists but this user may not use it: add the user to the `docker` group, or run as root".to_string()
@@ -132,13 +132,27 @@ impl Engine {
     }
 }
 
+/// An error with its causes (hyper hides "permission denied" three levels down).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 fn api_error(op: &'static str, object: &str, e: bollard::errors::Error) -> EngineError {
     let (status, detail) = match e {
         bollard::errors::Error::DockerResponseServerError {
             status_code,
             message,
         } => (Some(status_code), message),
-        other => (None, other.to_string()),
+        other => (None, chain(&other)),
     };
     EngineError::Api {
         op,
