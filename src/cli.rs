@@ -393,8 +393,41 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime starts")
 }
 
+/// Connects to the engine, reads the project's state and plans against the file; on failure,
+/// prints the error (with its hint) and gives the exit code.
+fn connect_and_plan(
+    rt: &tokio::runtime::Runtime,
+    desired: &crate::deploy::desired::Desired,
+) -> Result<(crate::deploy::engine::Engine, crate::deploy::plan::Plan), i32> {
+    use crate::deploy::{engine::Engine, plan, state};
+    let result = rt.block_on(async {
+        let engine = Engine::connect().await?;
+        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
+        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
+        Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
+    });
+    match result {
+        Ok((engine, observed)) => Ok((
+            engine,
+            plan::plan(
+                &desired.compose,
+                &observed,
+                &desired.hashes,
+                &desired.base_dir,
+            ),
+        )),
+        Err(e) => {
+            eprintln!("error: {}", desired.redact(&e.to_string()));
+            if let Some(h) = e.hint() {
+                eprintln!("  = hint: {h}");
+            }
+            Err(exit::INVALID)
+        }
+    }
+}
+
 fn diff(args: &DiffArgs) -> i32 {
-    use crate::deploy::{desired::Desired, engine::Engine, plan, report, state};
+    use crate::deploy::{desired::Desired, report};
     let desired = match Desired::load(&args.file, args.env_file.as_deref()) {
         Ok(d) => d,
         Err(e) => {
@@ -402,28 +435,10 @@ fn diff(args: &DiffArgs) -> i32 {
             return exit::INVALID;
         }
     };
-    let result = runtime().block_on(async {
-        let engine = Engine::connect().await?;
-        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
-        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
-        Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
-    });
-    let (engine, observed) = match result {
+    let (engine, plan) = match connect_and_plan(&runtime(), &desired) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}", desired.redact(&e.to_string()));
-            if let Some(h) = e.hint() {
-                eprintln!("  = hint: {h}");
-            }
-            return exit::INVALID;
-        }
+        Err(code) => return code,
     };
-    let plan = plan::plan(
-        &desired.compose,
-        &observed,
-        &desired.hashes,
-        &desired.base_dir,
-    );
     let file_sha = std::fs::read(&args.file)
         .map(crate::model::sha256_hex)
         .unwrap_or_default();
@@ -451,7 +466,7 @@ fn diff(args: &DiffArgs) -> i32 {
 
 fn apply(args: &ApplyArgs) -> i32 {
     use crate::deploy::apply::{self as ap, Options, Progress};
-    use crate::deploy::{desired::Desired, engine::Engine, plan, report, state};
+    use crate::deploy::{desired::Desired, report};
     let saved: Option<serde_json::Value> = match &args.plan {
         Some(p) => match std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
@@ -517,28 +532,10 @@ fn apply(args: &ApplyArgs) -> i32 {
             }
         }
     };
-    let connected = rt.block_on(async {
-        let engine = Engine::connect().await?;
-        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
-        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
-        Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
-    });
-    let (engine, observed) = match connected {
+    let (engine, the_plan) = match connect_and_plan(&rt, &desired) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}", desired.redact(&e.to_string()));
-            if let Some(h) = e.hint() {
-                eprintln!("  = hint: {h}");
-            }
-            return exit::INVALID;
-        }
+        Err(code) => return code,
     };
-    let the_plan = plan::plan(
-        &desired.compose,
-        &observed,
-        &desired.hashes,
-        &desired.base_dir,
-    );
     if let Some(saved) = &saved {
         let file_sha = std::fs::read(&file)
             .map(crate::model::sha256_hex)

@@ -354,18 +354,7 @@ async fn converge(
             "adopting",
             &format!("removing unmanaged container {}", c.name),
         );
-        engine
-            .mutate("remove container", &c.name, |d| {
-                d.remove_container(
-                    &c.id,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        v: false,
-                        link: false,
-                    }),
-                )
-            })
-            .await?;
+        force_remove(engine, &c.name, &c.id).await?;
         report.adopted.push(c.name.clone());
     }
     for n in &plan.networks_recreate {
@@ -533,18 +522,7 @@ async fn converge(
                 })
                 .await
                 .ok();
-            engine
-                .mutate("remove container", &o.container, |d| {
-                    d.remove_container(
-                        &o.id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            v: false,
-                            link: false,
-                        }),
-                    )
-                })
-                .await?;
+            force_remove(engine, &o.container, &o.id).await?;
             report.orphans_removed.push(o.container.clone());
         } else {
             report.orphans_kept.push(o.container.clone());
@@ -684,17 +662,7 @@ impl TaskCtx {
         match failure {
             None => {
                 for old in &previous {
-                    e.mutate("remove container", old, |d| {
-                        d.remove_container(
-                            old,
-                            Some(RemoveContainerOptions {
-                                force: true,
-                                v: false,
-                                link: false,
-                            }),
-                        )
-                    })
-                    .await?;
+                    force_remove(e, old, old).await?;
                 }
             }
             Some((why, output, logs)) => {
@@ -713,17 +681,7 @@ impl TaskCtx {
                     // Put the previous container back: remove the new one, restore the old name.
                     self.progress
                         .event(&name, "rolling back", "to the previous container");
-                    e.mutate("remove container", &cname, |d| {
-                        d.remove_container(
-                            &id,
-                            Some(RemoveContainerOptions {
-                                force: true,
-                                v: false,
-                                link: false,
-                            }),
-                        )
-                    })
-                    .await?;
+                    force_remove(e, &cname, &id).await?;
                     e.mutate("rename container", old, |d| {
                         d.rename_container(
                             old,
@@ -738,17 +696,7 @@ impl TaskCtx {
                     })
                     .await?;
                     for extra in &previous[1..] {
-                        e.mutate("remove container", extra, |d| {
-                            d.remove_container(
-                                extra,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    v: false,
-                                    link: false,
-                                }),
-                            )
-                        })
-                        .await?;
+                        force_remove(e, extra, extra).await?;
                     }
                     let (back, again) = self.wait_ready(old, &svc).await?;
                     if again.is_none() {
@@ -768,17 +716,7 @@ impl TaskCtx {
                     }
                 } else {
                     for old in &previous {
-                        e.mutate("remove container", old, |d| {
-                            d.remove_container(
-                                old,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    v: false,
-                                    link: false,
-                                }),
-                            )
-                        })
-                        .await?;
+                        force_remove(e, old, old).await?;
                     }
                 }
             }
@@ -1168,6 +1106,20 @@ impl TaskCtx {
         }
         lines
     }
+}
+
+/// Removes a container (stopping it if needed), keeping its named volumes.
+async fn force_remove(engine: &Engine, label: &str, id: &str) -> Result<(), EngineError> {
+    let opts = RemoveContainerOptions {
+        force: true,
+        v: false,
+        link: false,
+    };
+    engine
+        .mutate("remove container", label, |d| {
+            d.remove_container(id, Some(opts))
+        })
+        .await
 }
 
 fn restart_policy(r: &str) -> RestartPolicy {
