@@ -3,7 +3,7 @@
 //! panic, hang or change the structure of what fedgen writes.
 //!
 //! The property tests run 256 cases each by default; a long run is
-//! `PROPTEST_CASES=200000 cargo test --release --test hostile` (see docs/reliability.md).
+//! `PROPTEST_CASES=1000000 cargo test --release --test hostile never_panics` (see docs/reliability.md).
 
 mod common;
 use common::*;
