@@ -40,6 +40,7 @@ impl Desired {
             std::fs::read_to_string(file).map_err(|e| DesiredError::Read(file.to_path_buf(), e))?;
         let compose = Compose::from_compose_yaml(&text)
             .map_err(|e| DesiredError::Parse(file.to_path_buf(), e.to_string()))?;
+        check_names(&compose).map_err(|e| DesiredError::Parse(file.to_path_buf(), e))?;
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
         let env = Env::load(env_file, std::env::vars(), &mut sources, &mut diags);
@@ -116,6 +117,64 @@ impl Desired {
     }
 }
 
+/// Docker's rules for the names fedgen passes to the engine (a hand-edited file could break them):
+/// lowercase letters, digits, `-` and `_`, starting with a letter or digit, at most 63 long.
+pub fn check_names(compose: &Compose) -> Result<(), String> {
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 63
+            && n.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    let kinds = [
+        ("project", vec![compose.name.as_str()]),
+        (
+            "service",
+            compose.services.keys().map(String::as_str).collect(),
+        ),
+        (
+            "network",
+            compose.networks.keys().map(String::as_str).collect(),
+        ),
+        (
+            "volume",
+            compose.volumes.keys().map(String::as_str).collect(),
+        ),
+        (
+            "secret",
+            compose.secrets.keys().map(String::as_str).collect(),
+        ),
+    ];
+    for (what, names) in kinds {
+        if let Some(bad) = names.into_iter().find(|n| !valid(n)) {
+            return Err(format!("`{bad}` is not a valid {what} name (lowercase letters, digits, `-` and `_`, starting with a letter or digit)"));
+        }
+    }
+    Ok(())
+}
+
 pub fn content_hash(bytes: &[u8]) -> String {
     model::sha256_hex(bytes).chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_before_any_api_call() {
+        let mut c = Compose {
+            name: "ok".into(),
+            ..Default::default()
+        };
+        assert!(check_names(&c).is_ok());
+        c.services.insert("Bad Name".into(), Default::default());
+        assert!(check_names(&c).unwrap_err().contains("service"));
+        c.services.clear();
+        c.name = "../etc".into();
+        assert!(check_names(&c).unwrap_err().contains("project"));
+    }
 }
