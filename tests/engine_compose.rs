@@ -20,7 +20,7 @@ impl Project {
             .args(["compose", "-p", &self.name, "-f"])
             .arg(&self.file)
             .args(args)
-            .envs(env_file("tests/stacks/standin.env"))
+            .envs(env_pairs("tests/stacks/standin.env"))
             .output()
             .unwrap()
     }
@@ -30,20 +30,6 @@ impl Drop for Project {
     fn drop(&mut self) {
         let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
     }
-}
-
-fn env_file(path: &str) -> Vec<(String, String)> {
-    std::fs::read_to_string(root().join(path))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().unwrap()
 }
 
 #[test]
@@ -83,12 +69,12 @@ fn compose_v2_runs_a_compiled_stack_healthy_and_isolated() {
     ]);
     let ids: Vec<String> = text(&ps.stdout).lines().map(str::to_string).collect();
     assert_eq!(ids.len(), 9, "nine containers run");
-    let jwt = env_file("tests/stacks/standin.env")
+    let jwt = env_pairs("tests/stacks/standin.env")
         .into_iter()
         .find(|(k, _)| k == "JWT_SECRET")
         .unwrap()
         .1;
-    let db_password = env_file("tests/stacks/standin.env")
+    let db_password = env_pairs("tests/stacks/standin.env")
         .into_iter()
         .find(|(k, _)| k == "POSTGRES_PASSWORD")
         .unwrap()

@@ -804,23 +804,11 @@ impl TaskCtx {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let limits = svc
-            .deploy
-            .as_ref()
-            .and_then(|d| d.resources.limits.clone())
-            .unwrap_or_default();
+        let (memory, nano_cpus) = engine_limits(svc);
         let body = ContainerUpdateBody {
             restart_policy: Some(restart_policy(svc.restart.as_deref().unwrap_or("no"))),
-            memory: limits
-                .memory
-                .as_deref()
-                .and_then(parse_bytes)
-                .map(|b| b as i64),
-            nano_cpus: limits
-                .cpus
-                .as_deref()
-                .and_then(|c| c.parse::<f64>().ok())
-                .map(|c| (c * 1e9) as i64),
+            memory,
+            nano_cpus,
             pids_limit: svc.pids_limit,
             ..Default::default()
         };
@@ -1139,6 +1127,27 @@ fn restart_policy(r: &str) -> RestartPolicy {
     }
 }
 
+/// The service's memory limit in bytes and CPU limit in billionths of a CPU, as the engine takes them.
+fn engine_limits(svc: &Service) -> (Option<i64>, Option<i64>) {
+    let limits = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.clone())
+        .unwrap_or_default();
+    (
+        limits
+            .memory
+            .as_deref()
+            .and_then(parse_bytes)
+            .map(|b| b as i64),
+        limits
+            .cpus
+            .as_deref()
+            .and_then(|c| c.parse::<f64>().ok())
+            .map(|c| (c * 1e9) as i64),
+    )
+}
+
 fn ns(d: &Option<String>) -> Option<i64> {
     d.as_deref().and_then(parse_duration).map(|n| n as i64)
 }
@@ -1207,11 +1216,7 @@ pub fn create_body(
             });
         }
     }
-    let limits = svc
-        .deploy
-        .as_ref()
-        .and_then(|d| d.resources.limits.clone())
-        .unwrap_or_default();
+    let (memory, nano_cpus) = engine_limits(svc);
     let first_net = svc.networks.iter().next();
     ContainerCreateBody {
         image: Some(svc.image.clone()),
@@ -1256,16 +1261,8 @@ pub fn create_body(
             cap_drop: (!svc.cap_drop.is_empty()).then(|| svc.cap_drop.clone()),
             security_opt: (!svc.security_opt.is_empty()).then(|| svc.security_opt.clone()),
             pids_limit: svc.pids_limit,
-            memory: limits
-                .memory
-                .as_deref()
-                .and_then(parse_bytes)
-                .map(|b| b as i64),
-            nano_cpus: limits
-                .cpus
-                .as_deref()
-                .and_then(|c| c.parse::<f64>().ok())
-                .map(|c| (c * 1e9) as i64),
+            memory,
+            nano_cpus,
             network_mode: first_net.map(|(n, _)| full(project, n)),
             ..Default::default()
         }),
