@@ -250,9 +250,10 @@ impl Compose {
     /// interpolates `$VAR` in values: a literal `$` (a shell script, a password hash) must reach
     /// the container unchanged.
     pub fn to_compose_yaml(&self) -> String {
-        let mut v = serde_yaml::to_value(self).expect("the compose model serializes");
-        map_strings(&mut v, &|s| s.replace('$', "$$"));
-        serde_yaml::to_string(&v).expect("a YAML value serializes")
+        // Escape in a JSON tree (cheap to build, keeps field order), then emit YAML once.
+        let mut v = serde_json::to_value(self).expect("the compose model serializes");
+        escape_json_strings(&mut v);
+        serde_yaml::to_string(&v).expect("a JSON value serializes as YAML")
     }
 
     /// Reads a compose file that fedgen wrote (the inverse of [`Compose::to_compose_yaml`]).
@@ -260,6 +261,16 @@ impl Compose {
         let mut v: serde_yaml::Value = serde_yaml::from_str(text)?;
         map_strings(&mut v, &|s| s.replace("$$", "$"));
         serde_yaml::from_value(v)
+    }
+}
+
+/// Writes `$` as `$$` in every string value (not in keys) of a JSON tree.
+fn escape_json_strings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(escape_json_strings),
+        serde_json::Value::Object(m) => m.values_mut().for_each(escape_json_strings),
+        _ => {}
     }
 }
 
