@@ -7,6 +7,7 @@
 //! - 64: usage error (unknown flag, missing argument), as sysexits' EX_USAGE
 
 use crate::compile::{self, emit, kinds::Kinds};
+use crate::deploy::state::Refresh;
 use crate::diag::{self, Diagnostics, Sources};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -74,6 +75,10 @@ pub struct DiffArgs {
     /// Also save the plan, with a fingerprint of the host state, for `fedgen apply PLAN`.
     #[arg(long = "out", value_name = "PLAN")]
     pub out: Option<PathBuf>,
+    /// How deep to read the host: full inspects every container (finds `docker update` drift:
+    /// restart policy, limits; and changed aliases); fast reads the container list only.
+    #[arg(long, value_enum, default_value = "full")]
+    pub refresh: Refresh,
 }
 
 #[derive(clap::Args, Debug)]
@@ -112,6 +117,12 @@ pub struct ApplyArgs {
     /// text: progress lines on stderr; json: one event per line on stdout, then the report.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
+    /// How deep to read the host: fast (default) lists containers and compares their labels,
+    /// state and networks, a constant number of API calls; full also inspects every container
+    /// to repair `docker update` drift (restart policy, limits) and changed aliases. A saved
+    /// plan is checked at the depth it was made with.
+    #[arg(long, value_enum)]
+    pub refresh: Option<Refresh>,
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -398,12 +409,13 @@ fn runtime() -> tokio::runtime::Runtime {
 fn connect_and_plan(
     rt: &tokio::runtime::Runtime,
     desired: &crate::deploy::desired::Desired,
+    refresh: Refresh,
 ) -> Result<(crate::deploy::engine::Engine, crate::deploy::plan::Plan), i32> {
     use crate::deploy::{engine::Engine, plan, state};
     let result = rt.block_on(async {
         let engine = Engine::connect().await?;
-        let services: Vec<String> = desired.compose.services.keys().cloned().collect();
-        let observed = state::observe(&engine, &desired.compose.name, &services).await?;
+        let observed =
+            state::observe(&engine, &desired.compose.name, &desired.expected(), refresh).await?;
         Ok::<_, crate::deploy::engine::EngineError>((engine, observed))
     });
     match result {
@@ -435,7 +447,7 @@ fn diff(args: &DiffArgs) -> i32 {
             return exit::INVALID;
         }
     };
-    let (engine, plan) = match connect_and_plan(&runtime(), &desired) {
+    let (engine, plan) = match connect_and_plan(&runtime(), &desired, args.refresh) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -532,7 +544,12 @@ fn apply(args: &ApplyArgs) -> i32 {
             }
         }
     };
-    let (engine, the_plan) = match connect_and_plan(&rt, &desired) {
+    // A saved plan is checked at the depth it was made with (before `refresh`: full).
+    let refresh = match &saved {
+        Some(s) => serde_json::from_value(s["refresh"].clone()).unwrap_or(Refresh::Full),
+        None => args.refresh.unwrap_or(Refresh::Fast),
+    };
+    let (engine, the_plan) = match connect_and_plan(&rt, &desired, refresh) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -108,6 +108,21 @@ impl Desired {
     }
 
     /// Replaces every secret value in `text` with `***`.
+    /// The labels each service's container should carry, for the state reader's fast refresh.
+    pub fn expected(&self) -> BTreeMap<String, crate::deploy::state::Expected> {
+        self.compose
+            .services
+            .iter()
+            .map(|(name, svc)| {
+                let e = crate::deploy::state::Expected {
+                    config_hash: svc.labels.get(model::LABEL_CONFIG_HASH).cloned(),
+                    content: crate::deploy::plan::content_label(svc, &self.hashes),
+                };
+                (name.clone(), e)
+            })
+            .collect()
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for v in &self.values {

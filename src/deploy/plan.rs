@@ -13,7 +13,8 @@
 use crate::compile::env::looks_secret;
 use crate::compile::spec::{parse_bytes, parse_duration};
 use crate::deploy::state::{
-    self, caps, format_bytes, format_cpus, format_duration, Conflict, Observed, LABEL_SECRETS,
+    self, caps, format_bytes, format_cpus, format_duration, Conflict, Observed, Refresh,
+    LABEL_SECRETS,
 };
 use crate::model::{Compose, Service, LABEL_CONFIG_HASH};
 use serde::Serialize;
@@ -89,6 +90,10 @@ pub struct ServicePlan {
     /// The container carries no content hashes (Compose or a person made it), so a changed
     /// secret or config cannot be seen.
     pub content_unverified: bool,
+    /// How the container was read: `inspect` (every field compared) or `list` (fast refresh,
+    /// labels equal to the file's: state, health, networks, name and count compared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<&'static str>,
     #[serde(skip)]
     pub desired: Service,
     #[serde(skip)]
@@ -112,6 +117,8 @@ pub struct Orphan {
 pub struct Plan {
     pub version: u32,
     pub project: String,
+    /// How deep the host was read: `fast` (container list) or `full` (every container inspected).
+    pub refresh: Refresh,
     pub in_sync: bool,
     pub services: Vec<ServicePlan>,
     pub networks_create: Vec<NetworkChange>,
@@ -176,12 +183,16 @@ pub fn plan(
                 health: None,
                 notes: vec![],
                 content_unverified: false,
+                read: None,
                 desired: want_c,
                 actual: None,
             });
             continue;
         };
-        let have_c = canonical_actual(&c.config, &want_c);
+        let have_c = match &c.listed {
+            None => canonical_actual(&c.config, &want_c),
+            Some(networks) => as_listed(&want_c, networks),
+        };
         let mut changes = compare(&have_c, &want_c);
         let mut notes = Vec::new();
         let mut content_unverified = false;
@@ -276,6 +287,11 @@ pub fn plan(
             health: c.health.clone(),
             notes,
             content_unverified,
+            read: Some(if c.listed.is_some() {
+                "list"
+            } else {
+                "inspect"
+            }),
             desired: want_c,
             actual: Some(have_c),
         });
@@ -326,6 +342,7 @@ pub fn plan(
     let mut plan = Plan {
         version: PLAN_VERSION,
         project: desired.name.clone(),
+        refresh: observed.refresh,
         in_sync: false,
         services,
         networks_create,
@@ -402,6 +419,18 @@ pub fn canonical(s: &Service, base_dir: &Path) -> Service {
     c.depends_on.clear();
     c.secrets.clear();
     c.configs.clear();
+    c
+}
+
+/// A container that was only listed: its labels say it was created from the desired config, and
+/// the list shows which networks it is on now (the only part of that config the engine lets
+/// change without a trace in the list, besides `docker update`'s settings and aliases).
+fn as_listed(want: &Service, networks: &BTreeSet<String>) -> Service {
+    let mut c = want.clone();
+    c.networks.retain(|n, _| networks.contains(n));
+    for n in networks {
+        c.networks.entry(n.clone()).or_default();
+    }
     c
 }
 

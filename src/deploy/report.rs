@@ -4,6 +4,7 @@
 
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::{Action, Origin, Plan};
+use crate::deploy::state::Refresh;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy)]
@@ -41,7 +42,14 @@ fn origin_text(o: Option<Origin>) -> &'static str {
 
 pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Project {} on {host}\n", plan.project);
+    let _ = writeln!(out, "Project {} on {host}", plan.project);
+    if plan.refresh == Refresh::Fast {
+        let _ = writeln!(
+            out,
+            "  read from the container list (fast refresh): changes made with `docker update` (restart policy, limits) and to aliases are not seen; --refresh full reads them"
+        );
+    }
+    let _ = writeln!(out);
     for action in [
         Action::Create,
         Action::Recreate,

@@ -1,12 +1,16 @@
 //! The engine state reader: what runs for a project, normalized into the compose model.
 //!
-//! Takes: an [`Engine`] and a project name. Gives: an [`Observed`] host: the project's containers
-//! (by Compose's `com.docker.compose.project` label) each with its config as a [`Service`] of the
-//! shared model, its state and health; the project's networks and volumes; and unmanaged
-//! containers whose names collide with the project's (made by hand with `docker run --name`,
-//! Compose v1's `project_service_1`). Calls: one list per object type, one inspect per project
-//! container, one image inspect per distinct image (to drop values the image sets, which are not
-//! drift).
+//! Takes: an [`Engine`], a project name, what the file expects of each service (its config-hash
+//! and content labels) and a [`Refresh`] depth. Gives: an [`Observed`] host: the project's
+//! containers (by Compose's `com.docker.compose.project` label) each with its state, health and
+//! either its full config as a [`Service`] of the shared model or only what the container list
+//! shows; the project's networks and volumes; and unmanaged containers whose names collide with
+//! the project's (made by hand with `docker run --name`, Compose v1's `project_service_1`).
+//!
+//! Calls: one list per object type, whatever the size of the stack. A container is inspected
+//! (concurrently, plus one image inspect per distinct image, to drop values the image sets, which
+//! are not drift) only where the list cannot settle it: with [`Refresh::Full`], or when its labels
+//! say it was made from another config, so the plan can name the fields that changed.
 
 use crate::deploy::engine::{Engine, EngineError};
 use crate::model::{self, Healthcheck, Limits, Logging, Mount, Port, Service, ServiceNetwork};
@@ -14,6 +18,7 @@ use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
     ListVolumesOptionsBuilder,
 };
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
@@ -25,6 +30,51 @@ pub const LABEL_NETWORK: &str = "com.docker.compose.network";
 pub const LABEL_VOLUME: &str = "com.docker.compose.volume";
 /// sha256 prefix of each secret's and config's content, as `name=hash,...` (never the value).
 pub const LABEL_SECRETS: &str = "dev.fedgen.secrets-hash";
+
+/// How deep to read the host.
+#[derive(
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refresh {
+    /// List calls only (a constant number of calls): containers whose labels match the file are
+    /// compared on what the list shows (state, health, networks, name, count); settings that
+    /// only an inspect shows and the engine can change in place (`docker update`: restart
+    /// policy, limits; network aliases) are taken as created. Inspects only where labels differ.
+    Fast,
+    /// Inspect every container: also finds drift made with `docker update` and changed aliases.
+    #[default]
+    Full,
+}
+
+impl Refresh {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refresh::Fast => "fast",
+            Refresh::Full => "full",
+        }
+    }
+}
+
+/// What the file expects a service's container to carry: its config-hash label and its content
+/// label (secrets and configs, as [`crate::deploy::plan::content_label`] computes it; `None` when
+/// the service reads none or a value is not available here, and then not compared).
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub config_hash: Option<String>,
+    pub content: Option<String>,
+}
+
+/// How many inspects run at once (the engine serializes some work per container anyway).
+const INSPECT_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ObservedContainer {
@@ -39,9 +89,14 @@ pub struct ObservedContainer {
     pub image_id: String,
     /// Labels as the engine has them (Compose's and fedgen's included).
     pub labels: BTreeMap<String, String>,
-    /// The container's config in the shared model, with image-set values removed.
+    /// The container's config in the shared model, with image-set values removed (empty when
+    /// the container was only listed, not inspected).
     #[serde(skip)]
     pub config: Service,
+    /// `Some` when the container was only listed (fast refresh, labels equal to the file's):
+    /// the networks it is attached to, by their name in the compose file. `None`: inspected.
+    #[serde(skip)]
+    pub listed: Option<BTreeSet<String>>,
 }
 
 impl ObservedContainer {
@@ -68,6 +123,8 @@ pub struct ObservedNetwork {
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Observed {
     pub project: String,
+    /// How deep the host was read.
+    pub refresh: Refresh,
     pub containers: Vec<ObservedContainer>,
     pub conflicts: Vec<Conflict>,
     /// By the network's name in the compose file (`com.docker.compose.network`).
@@ -84,12 +141,13 @@ impl Observed {
             .iter()
             .map(|c| {
                 format!(
-                    "c {} {} {} {} {}",
+                    "c {} {} {} {} {} {:?}",
                     c.id,
                     c.service,
                     c.state,
                     c.image_id,
-                    model::sha256_hex(serde_json::to_vec(&c.config).unwrap_or_default())
+                    model::sha256_hex(serde_json::to_vec(&c.config).unwrap_or_default()),
+                    c.listed
                 )
             })
             .collect();
@@ -109,15 +167,17 @@ impl Observed {
     }
 }
 
-/// Reads the project's state. `services` are the service names the file has, for finding
-/// unmanaged containers with colliding names.
+/// Reads the project's state. `expected`: the file's services with the labels their containers
+/// should carry (also used to find unmanaged containers with colliding names).
 pub async fn observe(
     engine: &Engine,
     project: &str,
-    services: &[String],
+    expected: &BTreeMap<String, Expected>,
+    refresh: Refresh,
 ) -> Result<Observed, EngineError> {
     let mut observed = Observed {
         project: project.to_string(),
+        refresh,
         ..Default::default()
     };
     let all = engine
@@ -125,7 +185,7 @@ pub async fn observe(
             d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
         })
         .await?;
-    let mut managed = Vec::new();
+    let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
         let name = c
@@ -136,12 +196,23 @@ pub async fn observe(
             .unwrap_or_default();
         let state = c.state.map(|s| s.to_string()).unwrap_or_default();
         if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
-            if labels.get(LABEL_ONEOFF).map(String::as_str) != Some("True") {
-                managed.push(c.id.clone().unwrap_or_default());
+            if labels.get(LABEL_ONEOFF).map(String::as_str) == Some("True") {
+                continue;
+            }
+            let service = labels.get(LABEL_SERVICE).cloned().unwrap_or_default();
+            let settled_by_list = refresh == Refresh::Fast
+                && expected.get(&service).is_none_or(|e| {
+                    labels.get(model::LABEL_CONFIG_HASH) == e.config_hash.as_ref()
+                        && (e.content.is_none() || labels.get(LABEL_SECRETS) == e.content.as_ref())
+                });
+            if settled_by_list {
+                observed.containers.push(from_list(project, c, name, state));
+            } else {
+                to_inspect.push(c.id.clone().unwrap_or_default());
             }
             continue;
         }
-        for svc in services {
+        for svc in expected.keys() {
             let ours = [format!("{project}-{svc}-1"), format!("{project}_{svc}_1")];
             if ours.contains(&name) {
                 observed.conflicts.push(Conflict {
@@ -153,28 +224,39 @@ pub async fn observe(
             }
         }
     }
-    let mut image_defaults: HashMap<String, ImageDefaults> = HashMap::new();
-    for id in managed {
-        let inspect = engine
-            .call("inspect container", &id, |d| {
-                d.inspect_container(&id, None::<InspectContainerOptions>)
+    let inspected: Vec<bollard::models::ContainerInspectResponse> =
+        futures_util::stream::iter(to_inspect.iter().map(|id| {
+            engine.call("inspect container", id, move |d| {
+                d.inspect_container(id, None::<InspectContainerOptions>)
             })
-            .await?;
-        let image_id = inspect.image.clone().unwrap_or_default();
-        if !image_defaults.contains_key(&image_id) {
+        }))
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let images: BTreeSet<String> = inspected.iter().filter_map(|c| c.image.clone()).collect();
+    let image_defaults: HashMap<String, ImageDefaults> =
+        futures_util::stream::iter(images.into_iter().map(|id| async move {
             let img = engine
-                .call("inspect image", &image_id, |d| d.inspect_image(&image_id))
+                .call("inspect image", &id, |d| d.inspect_image(&id))
                 .await;
             let defaults = match img {
                 Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
                 Err(e) if e.status() == Some(404) => ImageDefaults::default(),
                 Err(e) => return Err(e),
             };
-            image_defaults.insert(image_id.clone(), defaults);
-        }
-        observed
-            .containers
-            .push(to_observed(project, inspect, &image_defaults[&image_id]));
+            Ok((id, defaults))
+        }))
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let none = ImageDefaults::default();
+    for c in inspected {
+        let img = c
+            .image
+            .as_ref()
+            .and_then(|i| image_defaults.get(i))
+            .unwrap_or(&none);
+        observed.containers.push(to_observed(project, c, img));
     }
     observed
         .containers
@@ -223,6 +305,60 @@ pub async fn observe(
         observed.volumes.insert(short);
     }
     Ok(observed)
+}
+
+/// A container as the list shows it: labels, state, health (from the status text, as API 1.41
+/// has no health field there) and the networks it is attached to.
+fn from_list(
+    project: &str,
+    c: bollard::models::ContainerSummary,
+    name: String,
+    state: String,
+) -> ObservedContainer {
+    let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
+    let status = c.status.unwrap_or_default();
+    let health = c
+        .health
+        .and_then(|h| h.status)
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty() && s != "none")
+        .or_else(|| health_from_status(&status).map(str::to_string));
+    let networks = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_keys()
+        .map(|n| strip_project(project, &n))
+        .collect();
+    ObservedContainer {
+        id: c.id.unwrap_or_default(),
+        name,
+        service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+        number: labels
+            .get(LABEL_NUMBER)
+            .cloned()
+            .unwrap_or_else(|| "1".into()),
+        state,
+        health,
+        image_id: c.image_id.unwrap_or_default(),
+        labels,
+        config: Service::default(),
+        listed: Some(networks),
+    }
+}
+
+/// The health in a container list's status text: `Up 2 minutes (healthy)`, `(unhealthy)`,
+/// `(health: starting)`.
+fn health_from_status(status: &str) -> Option<&'static str> {
+    if status.ends_with("(healthy)") {
+        Some("healthy")
+    } else if status.ends_with("(unhealthy)") {
+        Some("unhealthy")
+    } else if status.ends_with("(health: starting)") {
+        Some("starting")
+    } else {
+        None
+    }
 }
 
 fn strip_project(project: &str, full: &str) -> String {
@@ -448,6 +584,7 @@ fn to_observed(
         image_id: c.image.unwrap_or_default(),
         labels,
         config: s,
+        listed: None,
     }
 }
 
@@ -528,5 +665,23 @@ mod tests {
             caps(Some(vec!["CAP_NET_BIND_SERVICE".into(), "chown".into()])),
             vec!["CHOWN", "NET_BIND_SERVICE"]
         );
+    }
+
+    #[test]
+    fn health_from_list_status() {
+        assert_eq!(
+            health_from_status("Up 2 minutes (healthy)"),
+            Some("healthy")
+        );
+        assert_eq!(
+            health_from_status("Up 5 seconds (health: starting)"),
+            Some("starting")
+        );
+        assert_eq!(
+            health_from_status("Up 1 hour (unhealthy)"),
+            Some("unhealthy")
+        );
+        assert_eq!(health_from_status("Up 3 seconds"), None);
+        assert_eq!(health_from_status("Exited (0) 2 seconds ago"), None);
     }
 }
