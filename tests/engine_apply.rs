@@ -68,7 +68,8 @@ fn apply_converges_from_nothing_and_is_idempotent() {
     let r = report(&out);
     assert_eq!(r["status"], "converged");
     assert!(results(&r).values().all(|v| v == "created"), "{r}");
-    // Progress events arrive in dependency order: db is healthy before user-service is created.
+    // Progress events arrive in dependency order: db is healthy before user-service starts.
+    // (Containers are created early, all at once: only the start waits for the gate.)
     let events: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -79,8 +80,9 @@ fn apply_converges_from_nothing_and_is_idempotent() {
             .position(|e| e["service"] == svc && e["status"] == status)
             .unwrap_or_else(|| panic!("no {svc} {status}"))
     };
-    assert!(pos("db", "healthy") < pos("user-service", "creating"));
-    assert!(pos("monitoring", "healthy") < pos("api-gateway", "creating"));
+    assert!(pos("db", "healthy") < pos("user-service", "starting"));
+    assert!(pos("monitoring", "healthy") < pos("api-gateway", "starting"));
+    assert!(pos("user-service", "creating") < pos("db", "healthy"));
 
     let ids = s.ids();
     assert_eq!(ids.len(), 9);
@@ -153,6 +155,9 @@ fn apply_converges_from_nothing_and_is_idempotent() {
     let r2 = report(&again);
     assert_eq!(r2["status"], "in-sync");
     assert_eq!(r2["mutating_calls"], 0);
+    // A constant cost, whatever the size of the stack: version, ping and one list each of
+    // containers, networks and volumes; no inspect (the labels and the list settle it).
+    assert_eq!(r2["api_calls"], 5, "{r2}");
     assert_eq!(s.ids(), ids);
     let d = s.diff(&[]);
     assert_eq!(d.status.code(), Some(0), "{}", describe(&d));
@@ -255,11 +260,28 @@ fn drift_is_repaired_in_place_and_conflicts_orphans_and_saved_plans_are_handled(
     ])
     .status
     .success());
+    // The default (fast) refresh sees what the container list shows: the lost network.
     let out = s.apply(&["--output", "json"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let r = results(&report(&out));
-    assert_eq!(r["api-gateway"], "updated");
     assert_eq!(r["user-service"], "updated");
+    assert_eq!(
+        r["api-gateway"], "unchanged",
+        "docker update leaves no trace in the list"
+    );
+    // diff reads deep by default and names the restart policy; a full refresh repairs it.
+    let d = s.diff(&["--output", "json"]);
+    assert_eq!(d.status.code(), Some(2), "{}", describe(&d));
+    assert!(
+        text(&d.stdout).contains("unless-stopped"),
+        "{}",
+        describe(&d)
+    );
+    let out = s.apply(&["--output", "json", "--refresh", "full"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let r = results(&report(&out));
+    assert_eq!(r["api-gateway"], "updated");
+    assert_eq!(r["user-service"], "unchanged");
     assert_eq!(s.ids(), ids, "repaired without recreating anything");
     assert_eq!(
         inspect(&gw)["HostConfig"]["RestartPolicy"]["Name"],

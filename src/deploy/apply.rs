@@ -348,6 +348,33 @@ async fn converge(
     report: &mut Report,
 ) -> Result<(), EngineError> {
     let project = desired.compose.name.clone();
+    // Follow the project's container events from before the first change on.
+    let events = Arc::new(Events::default());
+    let follower = tokio::spawn(follow_events(
+        engine.clone(),
+        project.clone(),
+        events.clone(),
+    ));
+    let result = converge_steps(
+        engine, desired, env_file, plan, opts, progress, report, &events,
+    )
+    .await;
+    follower.abort();
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn converge_steps(
+    engine: &Engine,
+    desired: &Arc<Desired>,
+    env_file: Option<std::path::PathBuf>,
+    plan: &Plan,
+    opts: &Options,
+    progress: &Progress,
+    report: &mut Report,
+    events: &Arc<Events>,
+) -> Result<(), EngineError> {
+    let project = desired.compose.name.clone();
     for c in &plan.conflicts {
         progress.event(
             &c.service,
@@ -385,56 +412,71 @@ async fn converge(
             .await?;
         report.networks_removed.push(n.name.clone());
     }
-    for n in plan
+    // Networks and volumes do not depend on each other: made concurrently.
+    let networks = plan
         .networks_create
         .iter()
         .chain(plan.networks_recreate.iter())
-    {
-        let name = full(&project, &n.name);
-        let internal = desired
-            .compose
-            .networks
-            .get(&n.name)
-            .map(|x| x.internal)
-            .unwrap_or(false);
-        let labels = HashMap::from([
-            (LABEL_PROJECT.to_string(), project.clone()),
-            (LABEL_NETWORK.to_string(), n.name.clone()),
-        ]);
-        engine
-            .mutate("create network", &name, |d| {
-                d.create_network(NetworkCreateRequest {
-                    name: name.clone(),
-                    driver: Some("bridge".into()),
-                    internal: Some(internal),
-                    labels: Some(labels),
-                    ..Default::default()
-                })
-            })
-            .await?;
-        report.networks_created.push(n.name.clone());
-        progress.event(
-            &n.name,
-            "network created",
-            if internal { "internal" } else { "" },
-        );
-    }
-    for v in &plan.volumes_create {
+        .map(|n| {
+            let name = full(&project, &n.name);
+            let internal = desired
+                .compose
+                .networks
+                .get(&n.name)
+                .map(|x| x.internal)
+                .unwrap_or(false);
+            let labels = HashMap::from([
+                (LABEL_PROJECT.to_string(), project.clone()),
+                (LABEL_NETWORK.to_string(), n.name.clone()),
+            ]);
+            async move {
+                engine
+                    .mutate("create network", &name, |d| {
+                        d.create_network(NetworkCreateRequest {
+                            name: name.clone(),
+                            driver: Some("bridge".into()),
+                            internal: Some(internal),
+                            labels: Some(labels),
+                            ..Default::default()
+                        })
+                    })
+                    .await?;
+                progress.event(
+                    &n.name,
+                    "network created",
+                    if internal { "internal" } else { "" },
+                );
+                Ok::<_, EngineError>(n.name.clone())
+            }
+        });
+    let volumes = plan.volumes_create.iter().map(|v| {
         let name = full(&project, v);
         let labels = HashMap::from([
             (LABEL_PROJECT.to_string(), project.clone()),
             (LABEL_VOLUME.to_string(), v.clone()),
         ]);
-        engine
-            .mutate("create volume", &name, |d| {
-                d.create_volume(VolumeCreateRequest {
-                    name: Some(name.clone()),
-                    labels: Some(labels),
-                    ..Default::default()
+        async move {
+            engine
+                .mutate("create volume", &name, |d| {
+                    d.create_volume(VolumeCreateRequest {
+                        name: Some(name.clone()),
+                        labels: Some(labels),
+                        ..Default::default()
+                    })
                 })
-            })
-            .await?;
-        report.volumes_created.push(v.clone());
+                .await?;
+            Ok::<_, EngineError>(v.clone())
+        }
+    });
+    let (networks, volumes) = tokio::join!(
+        futures_util::future::join_all(networks),
+        futures_util::future::join_all(volumes)
+    );
+    for n in networks {
+        report.networks_created.push(n?);
+    }
+    for v in volumes {
+        report.volumes_created.push(v?);
     }
 
     // One task per service; each waits for the gates of what it depends on.
@@ -457,6 +499,7 @@ async fn converge(
         let (tx, _) = gates.remove(&sp.name).expect("a gate per service");
         let ctx = TaskCtx {
             engine: engine.clone(),
+            events: events.clone(),
             desired: desired.clone(),
             env_file: env_file.clone(),
             project: project.clone(),
@@ -554,8 +597,139 @@ async fn converge(
     Ok(())
 }
 
+/// What the engine's event stream said of each container of the project since the rollout
+/// began: the waits for health, start and exit are driven by it instead of by polling, so a
+/// dependant starts the moment its dependency turns healthy.
+#[derive(Default)]
+struct Events {
+    seen: Mutex<HashMap<String, Seen>>,
+    notify: tokio::sync::Notify,
+    /// The stream ended or failed: waiters poll instead.
+    dead: AtomicBool,
+}
+
+/// The latest of a container's events. A container with any event here was watched from before
+/// that event on, so waiting on its later events cannot miss them.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    running: bool,
+    health: Option<String>,
+    exit_code: Option<i64>,
+}
+
+impl Events {
+    fn get(&self, id: &str) -> Option<Seen> {
+        self.seen.lock().expect("not poisoned").get(id).cloned()
+    }
+
+    fn record(&self, e: bollard::models::EventMessage) {
+        let Some(actor) = e.actor else { return };
+        let (Some(id), Some(action)) = (actor.id, e.action) else {
+            return;
+        };
+        let mut seen = self.seen.lock().expect("not poisoned");
+        let s = seen.entry(id).or_default();
+        match action.as_str() {
+            "start" => {
+                s.running = true;
+                s.exit_code = None;
+                s.health = None;
+            }
+            "die" => {
+                s.running = false;
+                s.exit_code = actor
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("exitCode"))
+                    .and_then(|c| c.parse().ok())
+                    .or(Some(-1));
+            }
+            a => {
+                if let Some(h) = a.strip_prefix("health_status:") {
+                    s.health = Some(h.trim().to_string());
+                }
+            }
+        }
+        drop(seen);
+        self.notify.notify_waiters();
+    }
+}
+
+/// Follows the project's container events until the rollout ends (the task is then aborted).
+async fn follow_events(engine: Engine, project: String, events: Arc<Events>) {
+    use futures_util::StreamExt;
+    let filters = HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        (
+            "label".to_string(),
+            vec![format!("{LABEL_PROJECT}={project}")],
+        ),
+    ]);
+    let mut stream = std::pin::pin!(engine.events(
+        bollard::query_parameters::EventsOptionsBuilder::new()
+            .filters(&filters)
+            .build()
+    ));
+    while let Some(Ok(e)) = stream.next().await {
+        events.record(e);
+    }
+    events.dead.store(true, Ordering::SeqCst);
+    events.notify.notify_waiters();
+}
+
+/// A container's state as the plan's waits need it, from events or from an inspect.
+#[derive(Debug, Default)]
+struct Snapshot {
+    status: String,
+    health: String,
+    exit_code: Option<i64>,
+    restarting: bool,
+    last_output: Option<String>,
+}
+
+impl Snapshot {
+    fn from_seen(s: &Seen) -> Snapshot {
+        Snapshot {
+            status: if s.running {
+                "running".into()
+            } else if s.exit_code.is_some() {
+                "exited".into()
+            } else {
+                "created".into()
+            },
+            health: s.health.clone().unwrap_or_default(),
+            exit_code: s.exit_code,
+            restarting: false,
+            last_output: None,
+        }
+    }
+
+    fn from_inspect(c: bollard::models::ContainerInspectResponse) -> Snapshot {
+        let st = c.state.unwrap_or_default();
+        Snapshot {
+            status: st.status.map(|s| s.to_string()).unwrap_or_default(),
+            health: st
+                .health
+                .as_ref()
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            exit_code: st.exit_code,
+            restarting: st.restarting.unwrap_or(false),
+            last_output: st
+                .health
+                .as_ref()
+                .and_then(|h| h.log.as_ref())
+                .and_then(|l| l.last())
+                .and_then(|l| l.output.clone())
+                .map(|o| o.trim().to_string()),
+        }
+    }
+}
+
 struct TaskCtx {
     engine: Engine,
+    events: Arc<Events>,
     desired: Arc<Desired>,
     env_file: Option<std::path::PathBuf>,
     project: String,
@@ -569,6 +743,28 @@ struct TaskCtx {
 }
 
 impl TaskCtx {
+    /// The rollout is stopping (a failure elsewhere, or a signal): start nothing new.
+    fn stopping(&self) -> bool {
+        self.abort.load(Ordering::SeqCst) || self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// The service will not start: a container created early for it is removed, so a stopped
+    /// rollout leaves no half-made service behind.
+    async fn not_started(
+        &self,
+        cname: &str,
+        early: &Option<String>,
+        result: &str,
+        why: String,
+    ) -> Result<(Gate, ServiceResult), EngineError> {
+        if let Some(id) = early {
+            force_remove(&self.engine, cname, id).await?;
+        }
+        let mut r = self.result(result, None);
+        r.error = Some(why);
+        Ok((Gate::Failed, r))
+    }
+
     fn result(&self, result: &str, container: Option<String>) -> ServiceResult {
         ServiceResult {
             service: self.plan.name.clone(),
@@ -583,6 +779,15 @@ impl TaskCtx {
     async fn run(&self) -> Result<(Gate, ServiceResult), EngineError> {
         let name = self.plan.name.clone();
         let svc = self.desired.compose.services[&name].clone();
+        let cname = container_name(&self.project, &name);
+        // A container that does not exist yet is created now, before what it depends on is
+        // ready (all such creates run at once), so that when its dependencies turn healthy
+        // only the start call stands between them and it.
+        let mut early: Option<String> = None;
+        if self.plan.action == Action::Create && !self.stopping() {
+            self.progress.event(&name, "creating", "");
+            early = Some(self.create(&cname, &svc).await?);
+        }
         // Wait for what this service depends on.
         for (dep, d) in &svc.depends_on {
             let Some(rx) = self.receivers.get(dep) else {
@@ -599,9 +804,8 @@ impl TaskCtx {
                             "skipped",
                             &format!("{dep} did not become ready"),
                         );
-                        let mut r = self.result("skipped", None);
-                        r.error = Some(format!("not started: {dep} did not become ready"));
-                        return Ok((Gate::Failed, r));
+                        let why = format!("not started: {dep} did not become ready");
+                        return self.not_started(&cname, &early, "skipped", why).await;
                     }
                     None => {
                         if rx.changed().await.is_err() {
@@ -612,14 +816,13 @@ impl TaskCtx {
             }
         }
         if self.interrupted.load(Ordering::SeqCst) {
-            return Ok((Gate::Failed, self.result("interrupted", None)));
+            let why = "not started: interrupted".to_string();
+            return self.not_started(&cname, &early, "interrupted", why).await;
         }
         if self.abort.load(Ordering::SeqCst) {
-            let mut r = self.result("skipped", None);
-            r.error = Some("not started: the rollout stopped".into());
-            return Ok((Gate::Failed, r));
+            let why = "not started: the rollout stopped".to_string();
+            return self.not_started(&cname, &early, "skipped", why).await;
         }
-        let cname = container_name(&self.project, &name);
         let e = &self.engine;
         let mut previous: Vec<String> = Vec::new();
         let (id, done) = match self.plan.action {
@@ -644,8 +847,13 @@ impl TaskCtx {
                 if self.interrupted.load(Ordering::SeqCst) {
                     return Ok((Gate::Failed, self.result("interrupted", None)));
                 }
-                self.progress.event(&name, "creating", "");
-                let id = self.create(&cname, &svc).await?;
+                let id = match early {
+                    Some(id) => id,
+                    None => {
+                        self.progress.event(&name, "creating", "");
+                        self.create(&cname, &svc).await?
+                    }
+                };
                 self.progress.event(&name, "starting", "");
                 e.mutate("start container", &cname, |d| {
                     d.start_container(&id, None::<StartContainerOptions>)
@@ -963,6 +1171,12 @@ impl TaskCtx {
 
     /// Waits until the service may be depended on: healthy (with a healthcheck), exited 0 (a
     /// one-shot job), or running. Fails fast on `unhealthy` or an exit, as `compose up --wait`.
+    ///
+    /// Driven by the engine's events: no call while waiting, and the dependant starts the moment
+    /// the `health_status: healthy` event arrives. A container none of whose events has been
+    /// seen yet (the stream may have been opened a moment after its start) is polled with an
+    /// inspect until one is; so is everything if the stream fails. A failure costs one inspect,
+    /// for the last health-check output, and the tail of the logs.
     #[allow(clippy::type_complexity)]
     async fn wait_ready(
         &self,
@@ -972,103 +1186,107 @@ impl TaskCtx {
         let name = &self.plan.name;
         let one_shot = !svc.is_long_running();
         let health = svc.healthcheck.is_some();
+        if !one_shot && !health {
+            // The start call returned: the container runs (an immediate exit shows in `ps`).
+            self.progress.event(name, "running", "");
+            return Ok((Gate::Started, None));
+        }
         if health {
             self.progress.event(name, "waiting for health", "");
         }
-        let mut delay = Duration::from_millis(100);
+        let mut poll = Duration::from_millis(100);
         loop {
-            let c = self
-                .engine
-                .call("inspect container", id, |d| {
-                    d.inspect_container(id, None::<InspectContainerOptions>)
-                })
-                .await?;
-            let st = c.state.clone().unwrap_or_default();
-            let status = st.status.map(|s| s.to_string()).unwrap_or_default();
-            let hs = st
-                .health
-                .as_ref()
-                .and_then(|h| h.status)
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            let last_output = st
-                .health
-                .as_ref()
-                .and_then(|h| h.log.as_ref())
-                .and_then(|l| l.last())
-                .and_then(|l| l.output.clone())
-                .map(|o| o.trim().to_string());
+            let notified = self.events.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let watched = !self.events.dead.load(Ordering::SeqCst);
+            let snap = self
+                .events
+                .get(id)
+                .filter(|_| watched)
+                .map(|seen| Snapshot::from_seen(&seen));
+            let polled = snap.is_none();
+            let snap = match snap {
+                Some(s) => s,
+                None => Snapshot::from_inspect(self.inspect(id).await?),
+            };
+            let failure = |why: String, snap: Snapshot| async move {
+                let output = match snap.last_output {
+                    Some(o) => Some(o),
+                    None => self
+                        .inspect(id)
+                        .await
+                        .ok()
+                        .and_then(|c| Snapshot::from_inspect(c).last_output),
+                };
+                let logs = self.log_tail(id).await;
+                Ok((Gate::Failed, Some((why, output, logs))))
+            };
+            let exited = snap.status == "exited" || snap.status == "dead";
             if one_shot {
-                if status == "exited" || status == "dead" {
-                    let code = st.exit_code.unwrap_or(-1);
+                if exited {
+                    let code = snap.exit_code.unwrap_or(-1);
                     if code == 0 {
                         self.progress.event(name, "completed", "");
                         return Ok((Gate::Completed, None));
                     }
-                    let logs = self.log_tail(id).await;
-                    return Ok((
-                        Gate::Failed,
-                        Some((format!("exited with code {code}"), last_output, logs)),
-                    ));
+                    return failure(format!("exited with code {code}"), snap).await;
                 }
-            } else if health {
-                if hs == "healthy" {
+            } else {
+                if snap.health == "healthy" {
                     self.progress.event(name, "healthy", "");
                     return Ok((Gate::Healthy, None));
                 }
-                if hs == "unhealthy" {
-                    let logs = self.log_tail(id).await;
-                    return Ok((
-                        Gate::Failed,
-                        Some((
-                            "the healthcheck failed (unhealthy)".into(),
-                            last_output,
-                            logs,
-                        )),
-                    ));
+                if snap.health == "unhealthy" {
+                    return failure("the healthcheck failed (unhealthy)".into(), snap).await;
                 }
-            } else if status == "running" {
-                self.progress.event(name, "running", "");
-                return Ok((Gate::Started, None));
-            }
-            if !one_shot
-                && (status == "exited" || status == "dead")
-                && !st.restarting.unwrap_or(false)
-                && svc.restart.as_deref() == Some("no")
-            {
-                let logs = self.log_tail(id).await;
-                return Ok((
-                    Gate::Failed,
-                    Some((
-                        format!("exited with code {}", st.exit_code.unwrap_or(-1)),
-                        last_output,
-                        logs,
-                    )),
-                ));
+                if exited && !snap.restarting && svc.restart.as_deref() == Some("no") {
+                    let why = format!("exited with code {}", snap.exit_code.unwrap_or(-1));
+                    return failure(why, snap).await;
+                }
             }
             if self.interrupted.load(Ordering::SeqCst) {
+                let output = snap.last_output.clone();
                 return Ok((
                     Gate::Failed,
-                    Some(("interrupted while waiting".into(), last_output, vec![])),
+                    Some(("interrupted while waiting".into(), output, vec![])),
                 ));
             }
             if Instant::now() >= self.deadline {
-                let logs = self.log_tail(id).await;
-                return Ok((
-                    Gate::Failed,
-                    Some((
-                        format!(
-                            "not ready before the deadline (health: {})",
-                            if hs.is_empty() { status } else { hs }
-                        ),
-                        last_output,
-                        logs,
-                    )),
-                ));
+                let state = if snap.health.is_empty() {
+                    snap.status.clone()
+                } else {
+                    snap.health.clone()
+                };
+                let why = format!("not ready before the deadline (health: {state})");
+                return failure(why, snap).await;
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(500));
+            // Wake on the next event, at the deadline, to look at the interrupt flag, or (while
+            // this container's events are not known to arrive) to poll again.
+            let tick = if polled {
+                let t = poll;
+                poll = (poll * 2).min(Duration::from_millis(500));
+                t
+            } else {
+                Duration::from_millis(250)
+            };
+            let until = (Instant::now() + tick).min(self.deadline);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(until.into()) => {}
+            }
         }
+    }
+
+    async fn inspect(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, EngineError> {
+        self.engine
+            .call("inspect container", id, |d| {
+                d.inspect_container(id, None::<InspectContainerOptions>)
+            })
+            .await
     }
 
     async fn log_tail(&self, id: &str) -> Vec<String> {

@@ -132,6 +132,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The engine's event stream (one counted call, however long it runs).
+    pub fn events(
+        &self,
+        options: bollard::query_parameters::EventsOptions,
+    ) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, EngineError>> + use<>
+    {
+        use futures_util::StreamExt;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.docker
+            .events(Some(options))
+            .map(|r| r.map_err(|e| api_error("follow events", "", e)))
+    }
+}
+
 /// An error with its causes (hyper hides "permission denied" three levels down).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
