@@ -250,10 +250,7 @@ impl Compose {
     /// interpolates `$VAR` in values: a literal `$` (a shell script, a password hash) must reach
     /// the container unchanged.
     pub fn to_compose_yaml(&self) -> String {
-        // Escape in a JSON tree (cheap to build, keeps field order), then emit YAML once.
-        let mut v = serde_json::to_value(self).expect("the compose model serializes");
-        escape_json_strings(&mut v);
-        serde_yaml::to_string(&v).expect("a JSON value serializes as YAML")
+        serde_yaml::to_string(&dollars::Escaped(self)).expect("the compose model serializes")
     }
 
     /// Reads a compose file that fedgen wrote (the inverse of [`Compose::to_compose_yaml`]).
@@ -264,14 +261,250 @@ impl Compose {
     }
 }
 
-/// Writes `$` as `$$` in every string value (not in keys) of a JSON tree.
-fn escape_json_strings(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(escape_json_strings),
-        serde_json::Value::Object(m) => m.values_mut().for_each(escape_json_strings),
-        _ => {}
+/// Serialization with `$` written as `$$` in every string value (not in map keys or field names):
+/// an adapter around any serde serializer, so the model is escaped and emitted in one pass.
+mod dollars {
+    use serde::ser::{self, Serialize, Serializer};
+
+    /// Serializes the wrapped value with every string value escaped.
+    pub struct Escaped<'a, T: ?Sized>(pub &'a T);
+
+    impl<T: Serialize + ?Sized> Serialize for Escaped<'_, T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize(Escaper(serializer))
+        }
     }
+
+    /// A serializer (or one of its compound states) that escapes string values and passes
+    /// everything else to the one it wraps.
+    struct Escaper<S>(S);
+
+    macro_rules! forward {
+        ($($method:ident($ty:ty)),* $(,)?) => {
+            $(fn $method(self, v: $ty) -> Result<S::Ok, S::Error> {
+                self.0.$method(v)
+            })*
+        };
+    }
+
+    impl<S: Serializer> Serializer for Escaper<S> {
+        type Ok = S::Ok;
+        type Error = S::Error;
+        type SerializeSeq = Escaper<S::SerializeSeq>;
+        type SerializeTuple = Escaper<S::SerializeTuple>;
+        type SerializeTupleStruct = Escaper<S::SerializeTupleStruct>;
+        type SerializeTupleVariant = Escaper<S::SerializeTupleVariant>;
+        type SerializeMap = Escaper<S::SerializeMap>;
+        type SerializeStruct = Escaper<S::SerializeStruct>;
+        type SerializeStructVariant = Escaper<S::SerializeStructVariant>;
+
+        forward!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_i128(i128),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_u128(u128),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_bytes(&[u8]),
+            serialize_unit_struct(&'static str),
+        );
+
+        fn serialize_char(self, v: char) -> Result<S::Ok, S::Error> {
+            if v == '$' {
+                self.0.serialize_str("$$")
+            } else {
+                self.0.serialize_char(v)
+            }
+        }
+
+        fn serialize_str(self, v: &str) -> Result<S::Ok, S::Error> {
+            if v.contains('$') {
+                self.0.serialize_str(&v.replace('$', "$$"))
+            } else {
+                self.0.serialize_str(v)
+            }
+        }
+
+        fn serialize_none(self) -> Result<S::Ok, S::Error> {
+            self.0.serialize_none()
+        }
+
+        fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<S::Ok, S::Error> {
+            self.0.serialize_some(&Escaped(v))
+        }
+
+        fn serialize_unit(self) -> Result<S::Ok, S::Error> {
+            self.0.serialize_unit()
+        }
+
+        fn serialize_unit_variant(
+            self,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+        ) -> Result<S::Ok, S::Error> {
+            self.0.serialize_unit_variant(name, index, variant)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            name: &'static str,
+            v: &T,
+        ) -> Result<S::Ok, S::Error> {
+            self.0.serialize_newtype_struct(name, &Escaped(v))
+        }
+
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            v: &T,
+        ) -> Result<S::Ok, S::Error> {
+            self.0
+                .serialize_newtype_variant(name, index, variant, &Escaped(v))
+        }
+
+        fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+            self.0.serialize_seq(len).map(Escaper)
+        }
+
+        fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+            self.0.serialize_tuple(len).map(Escaper)
+        }
+
+        fn serialize_tuple_struct(
+            self,
+            name: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeTupleStruct, S::Error> {
+            self.0.serialize_tuple_struct(name, len).map(Escaper)
+        }
+
+        fn serialize_tuple_variant(
+            self,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeTupleVariant, S::Error> {
+            self.0
+                .serialize_tuple_variant(name, index, variant, len)
+                .map(Escaper)
+        }
+
+        fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+            self.0.serialize_map(len).map(Escaper)
+        }
+
+        fn serialize_struct(
+            self,
+            name: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeStruct, S::Error> {
+            self.0.serialize_struct(name, len).map(Escaper)
+        }
+
+        fn serialize_struct_variant(
+            self,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Self::SerializeStructVariant, S::Error> {
+            self.0
+                .serialize_struct_variant(name, index, variant, len)
+                .map(Escaper)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.0.is_human_readable()
+        }
+    }
+
+    macro_rules! elements {
+        ($($trait:ident::$method:ident),* $(,)?) => {
+            $(impl<S: ser::$trait> ser::$trait for Escaper<S> {
+                type Ok = S::Ok;
+                type Error = S::Error;
+
+                fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), S::Error> {
+                    self.0.$method(&Escaped(v))
+                }
+
+                fn end(self) -> Result<S::Ok, S::Error> {
+                    self.0.end()
+                }
+            })*
+        };
+    }
+
+    elements!(
+        SerializeSeq::serialize_element,
+        SerializeTuple::serialize_element,
+        SerializeTupleStruct::serialize_field,
+        SerializeTupleVariant::serialize_field,
+    );
+
+    /// Keys are written as they are; values are escaped.
+    impl<S: ser::SerializeMap> ser::SerializeMap for Escaper<S> {
+        type Ok = S::Ok;
+        type Error = S::Error;
+
+        fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), S::Error> {
+            self.0.serialize_key(k)
+        }
+
+        fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), S::Error> {
+            self.0.serialize_value(&Escaped(v))
+        }
+
+        fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
+            &mut self,
+            k: &K,
+            v: &V,
+        ) -> Result<(), S::Error> {
+            self.0.serialize_entry(k, &Escaped(v))
+        }
+
+        fn end(self) -> Result<S::Ok, S::Error> {
+            self.0.end()
+        }
+    }
+
+    macro_rules! fields {
+        ($($trait:ident),* $(,)?) => {
+            $(impl<S: ser::$trait> ser::$trait for Escaper<S> {
+                type Ok = S::Ok;
+                type Error = S::Error;
+
+                fn serialize_field<T: Serialize + ?Sized>(
+                    &mut self,
+                    key: &'static str,
+                    v: &T,
+                ) -> Result<(), S::Error> {
+                    self.0.serialize_field(key, &Escaped(v))
+                }
+
+                fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+                    self.0.skip_field(key)
+                }
+
+                fn end(self) -> Result<S::Ok, S::Error> {
+                    self.0.end()
+                }
+            })*
+        };
+    }
+
+    fields!(SerializeStruct, SerializeStructVariant);
 }
 
 /// Applies `f` to every string value (not to mapping keys) of a YAML tree.
