@@ -232,10 +232,15 @@ impl Service {
     /// sha256 of the service's normalized config, excluding the hash label itself. Stable across
     /// runs and platforms: it hashes the canonical JSON of the model (sorted maps, fixed field order).
     pub fn config_hash(&self) -> String {
-        let mut copy = self.clone();
-        copy.labels.remove(LABEL_CONFIG_HASH);
-        let json = serde_json::to_vec(&copy).expect("service serializes");
-        hex(&Sha256::digest(&json))
+        // The compiler hashes before it sets the label, so only a labelled service is copied.
+        if self.labels.contains_key(LABEL_CONFIG_HASH) {
+            let mut copy = self.clone();
+            copy.labels.remove(LABEL_CONFIG_HASH);
+            return copy.config_hash();
+        }
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(&mut hasher, self).expect("service serializes");
+        hex(&hasher.finalize())
     }
 
     /// Whether the service runs until stopped (so it needs a healthcheck and a restart policy), as
@@ -519,7 +524,13 @@ fn map_strings(v: &mut serde_yaml::Value, f: &dyn Fn(&str) -> String) {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
 }
 
 pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
