@@ -90,15 +90,17 @@ pub fn check<'a>(
         check_image(spec, svc, diags);
         let mut secrets: BTreeSet<String> = BTreeSet::new();
         for s in &svc.secrets {
-            check_ref(
-                &s.value,
-                s.span,
-                spec.secrets.keys().map(String::as_str),
-                "unknown-secret",
-                "secret",
-                "declare it under the top-level `secrets:`",
-                diags,
-            );
+            if !spec.secrets.contains_key(&s.value) {
+                unknown_ref(
+                    &s.value,
+                    s.span,
+                    spec.secrets.keys().map(String::as_str),
+                    "unknown-secret",
+                    "secret",
+                    "declare it under the top-level `secrets:`",
+                    diags,
+                );
+            }
             secrets.insert(s.value.clone());
         }
         for u in &svc.uses {
@@ -107,8 +109,8 @@ pub fn check<'a>(
                     Diagnostic::error("self-use", format!("service `{name}` uses itself"))
                         .at(u.span),
                 );
-            } else {
-                check_ref(
+            } else if !spec.services.contains_key(&u.value) {
+                unknown_ref(
                     &u.value,
                     u.span,
                     names.iter().copied(),
@@ -122,8 +124,11 @@ pub fn check<'a>(
         check_env(name, svc, diags);
         check_volumes(name, svc, spec, spec_dir, diags);
         if let Some(nets) = &svc.networks {
-            for n in nets {
-                check_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
+            for n in nets
+                .iter()
+                .filter(|n| !spec.networks.contains_key(&n.value))
+            {
+                unknown_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
             }
         }
         if svc.kind.value.is_empty() {
@@ -175,18 +180,17 @@ pub fn check<'a>(
     Some(stack)
 }
 
-fn check_ref<'a>(
+/// Reports `value`, which the caller looked up (in a map, so that checking a large stack stays
+/// linear) and did not find; `candidates` are walked only for a did-you-mean hint.
+fn unknown_ref<'a>(
     value: &str,
     span: Span,
-    candidates: impl Iterator<Item = &'a str> + Clone,
+    candidates: impl Iterator<Item = &'a str>,
     code: &'static str,
     what: &str,
     help: &str,
     diags: &mut Diagnostics,
 ) {
-    if candidates.clone().any(|c| c == value) {
-        return;
-    }
     let d = Diagnostic::error(code, format!("unknown {what} `{value}`")).at(span);
     diags.push(match did_you_mean(value, candidates) {
         Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -331,18 +335,20 @@ fn check_params(
         if let (Value::String(s), Some(span)) = (&value, span) {
             match meta.ty {
                 ParamType::Secret => {
-                    check_ref(
-                        s,
-                        span,
-                        spec.secrets.keys().map(String::as_str),
-                        "unknown-secret",
-                        "secret",
-                        "declare it under the top-level `secrets:`",
-                        diags,
-                    );
+                    if !spec.secrets.contains_key(s) {
+                        unknown_ref(
+                            s,
+                            span,
+                            spec.secrets.keys().map(String::as_str),
+                            "unknown-secret",
+                            "secret",
+                            "declare it under the top-level `secrets:`",
+                            diags,
+                        );
+                    }
                     secrets.insert(s.clone());
                 }
-                ParamType::Service => check_ref(
+                ParamType::Service if !spec.services.contains_key(s) => unknown_ref(
                     s,
                     span,
                     services.iter().copied(),
@@ -496,7 +502,7 @@ fn check_volumes(
                 diags,
             );
         } else if !spec.volumes.contains_key(source) {
-            check_ref(
+            unknown_ref(
                 source,
                 v.span,
                 spec.volumes.keys().map(String::as_str),
