@@ -22,6 +22,7 @@ use crate::model::{
 };
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde::Deserialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -233,6 +234,8 @@ pub fn render(
         .collect();
     let mut configs: BTreeMap<String, Config> = BTreeMap::new();
     let mut kind_sources = HashMap::new();
+    // `env:` values that call helpers, compiled once each: many services share the same text.
+    let mut env_templates: HashMap<&str, minijinja::Template> = HashMap::new();
 
     for name in &stack.order {
         let svc = &spec.services[name];
@@ -347,7 +350,14 @@ pub fn render(
         for e in &svc.env {
             let what = format!("env `{}`", e.key.value);
             let rendered = if e.raw.value.contains("{{") || e.raw.value.contains("{%") {
-                match renderer.env.render_str(&e.raw.value, &context) {
+                let template = match env_templates.entry(&e.raw.value) {
+                    Entry::Occupied(t) => Ok(t.into_mut()),
+                    Entry::Vacant(v) => renderer
+                        .env
+                        .template_from_str(&e.raw.value)
+                        .map(|t| v.insert(t)),
+                };
+                match template.and_then(|t| t.render(&context)) {
                     Ok(r) => Spanned::new(r, e.raw.span),
                     Err(err) => {
                         let detail = err
