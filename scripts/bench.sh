@@ -50,8 +50,8 @@ if [ "$what" = all ] || [ "$what" = engine ]; then
   bash scripts/prepare-test-env.sh >&2
   set -a; . tests/stacks/standin.env; set +a
   cleanup() { docker compose -p "$1" -f "$2" down -v -t 1 >/dev/null 2>&1 || true; }
-  engine_case() { # name, spec file
-    local name=$1 spec=$2 f="$work/$1.yml"
+  engine_case() { # name, spec file[, health gates in a chain (1 s interval each)]
+    local name=$1 spec=$2 gates=${3:-} f="$work/$1.yml"
     sed "s/^name: .*/name: fedgen-bench-$name/" "$spec" >"$work/$name.spec.yml"
     GATEWAY_PORT=29000 FRONTEND_PORT=29001 "$fedgen" build "$work/$name.spec.yml" --env tests/stacks/standin.env -o "$f" 2>/dev/null
     local p=fedgen-bench-$name cold_f cold_c noop_f noop_c calls
@@ -60,9 +60,11 @@ if [ "$what" = all ] || [ "$what" = engine ]; then
     log "$name: no-op apply (fedgen) x$runs"
     noop_f=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
     calls=$("$fedgen" apply -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | tail -1 | sed -n 's/.*"api_calls":\([0-9]*\).*"mutating_calls":\([0-9]*\).*/\1 calls, \2 changing/p')
-    log "$name: diff (fedgen) x$runs"
+    log "$name: diff (fedgen, full and fast refresh) x$runs"
     diff_f=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" diff -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1 || true; b=$(now); ms "$a" "$b"; echo; done | median)
     dcalls=$("$fedgen" diff -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | sed -n 's/.*"api_calls": \([0-9]*\).*/\1/p')
+    diff_fast=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" diff --refresh fast -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1 || true; b=$(now); ms "$a" "$b"; echo; done | median)
+    dcalls_fast=$("$fedgen" diff --refresh fast -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | sed -n 's/.*"api_calls": \([0-9]*\).*/\1/p')
     cleanup "$p" "$f"
     log "$name: cold up --wait (compose) x$runs"
     cold_c=$(for _ in $(seq 1 "$runs"); do cleanup "$p" "$f"; a=$(now); docker compose -p "$p" -f "$f" up -d --wait >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
@@ -70,13 +72,36 @@ if [ "$what" = all ] || [ "$what" = engine ]; then
     noop_c=$(for _ in $(seq 1 "$runs"); do a=$(now); docker compose -p "$p" -f "$f" up -d >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
     cleanup "$p" "$f"
     local n; n=$(grep -c '^  [a-z0-9-]*:$' "$work/$name.spec.yml" || true)
-    row "cold apply, $name ($n services)" "${cold_f} ms" "${cold_c} ms (up -d --wait)" "$(awk -v f="$cold_f" -v c="$cold_c" 'BEGIN {printf "%.2fx", c/f}')" ""
+    local floor=""
+    if [ -n "$gates" ]; then
+      floor=$(awk -v f="$cold_f" -v c="$cold_c" -v g="$gates" 'BEGIN {printf "%d x interval = %d ms: fedgen %.2fx, Compose %.2fx of it", g, g*1000, f/(g*1000), c/(g*1000)}')
+    fi
+    row "cold apply, $name ($n services)" "${cold_f} ms" "${cold_c} ms (up -d --wait)" "$(awk -v f="$cold_f" -v c="$cold_c" 'BEGIN {printf "%.2fx", c/f}')" "$floor"
     row "no-op apply, $name" "${noop_f} ms ($calls)" "${noop_c} ms (up -d)" "$(awk -v f="$noop_f" -v c="$noop_c" 'BEGIN {printf "%.1fx", c/f}')" ""
-    row "diff, $name" "${diff_f} ms (${dcalls} calls)" "-" "-" ""
+    row "diff, $name" "full: ${diff_f} ms (${dcalls} calls); fast: ${diff_fast} ms (${dcalls_fast} calls)" "-" "-" ""
   }
   engine_case standin9 tests/stacks/standin.yml
   "$gen" --chains 4 5 --standin fedgen-test/busybox:1 >"$work/chains.src.yml"
-  engine_case chains4x5 "$work/chains.src.yml"
+  engine_case chains4x5 "$work/chains.src.yml" 5
+  "$gen" --chains 1 5 --standin fedgen-test/busybox:1 >"$work/chain1.src.yml"
+  engine_case chain1x5 "$work/chain1.src.yml" 5
+  # The health-gate floor on this engine: a gate costs the dependant's start, the health interval
+  # (the engine's first probe runs one interval after start; API 1.41 has no start_interval) and
+  # one probe. Measured with the chain services' own settings, through the docker CLI.
+  log "engine floor: docker start and one probe x5"
+  starts=() probes=()
+  for _ in 1 2 3 4 5; do
+    docker rm -f fedgen-bench-floor >/dev/null 2>&1 || true
+    docker create --name fedgen-bench-floor --read-only --tmpfs /tmp --cap-drop ALL \
+      --security-opt no-new-privileges:true -m 32m --cpus 0.1 fedgen-test/busybox:1 \
+      httpd -f -p 8000 -h /var/www >/dev/null
+    a=$(now); docker start fedgen-bench-floor >/dev/null; b=$(now); starts+=("$(ms "$a" "$b")")
+    a=$(now); docker exec fedgen-bench-floor wget -q -O /dev/null http://127.0.0.1:8000/health; b=$(now); probes+=("$(ms "$a" "$b")")
+  done
+  docker rm -f fedgen-bench-floor >/dev/null 2>&1 || true
+  start_ms=$(printf '%s\n' "${starts[@]}" | median); probe_ms=$(printf '%s\n' "${probes[@]}" | median)
+  gate_ms=$((start_ms + 1000 + probe_ms))
+  row "health-gate floor per gate (engine, measured)" "${gate_ms} ms = start ${start_ms} + interval 1000 + probe ${probe_ms}" "-" "-" "5 gates: $((5 * gate_ms)) ms; 5 x interval alone: 5000 ms"
   for n in 10 50; do
     "$gen" "$n" --standin fedgen-test/busybox:1 >"$work/n$n.src.yml"
     engine_case "svc$n" "$work/n$n.src.yml"
