@@ -1529,3 +1529,48 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
 
 /// Re-exported so the CLI can observe and plan in one place.
 pub use state::observe;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{EventActor, EventMessage};
+
+    fn event(id: &str, action: &str, exit: Option<&str>) -> EventMessage {
+        EventMessage {
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some(id.into()),
+                attributes: exit.map(|c| HashMap::from([("exitCode".to_string(), c.to_string())])),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn events_give_each_container_its_latest_state() {
+        let ev = Events::default();
+        assert!(ev.get("a").is_none(), "no event seen: the waiter polls");
+        ev.record(event("a", "create", None));
+        let a = Snapshot::from_seen(&ev.get("a").unwrap());
+        assert_eq!(a.status, "created");
+        ev.record(event("a", "start", None));
+        ev.record(event("a", "health_status: healthy", None));
+        let a = Snapshot::from_seen(&ev.get("a").unwrap());
+        assert_eq!(
+            (a.status.as_str(), a.health.as_str()),
+            ("running", "healthy")
+        );
+        ev.record(event("a", "die", Some("3")));
+        let a = Snapshot::from_seen(&ev.get("a").unwrap());
+        assert_eq!((a.status.as_str(), a.exit_code), ("exited", Some(3)));
+        // A restart clears the old health and exit.
+        ev.record(event("a", "start", None));
+        let a = Snapshot::from_seen(&ev.get("a").unwrap());
+        assert_eq!(
+            (a.status.as_str(), a.health.as_str(), a.exit_code),
+            ("running", "", None)
+        );
+        ev.record(event("b", "health_status: unhealthy", None));
+        assert_eq!(ev.get("b").unwrap().health.as_deref(), Some("unhealthy"));
+    }
+}

@@ -651,6 +651,29 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_container_differs_only_in_its_networks() {
+        let mut want = canonical(&svc(), Path::new("/"));
+        want.networks.insert(
+            "edge".into(),
+            ServiceNetwork {
+                aliases: vec!["api".into()],
+            },
+        );
+        // On both networks: nothing to do.
+        let on = BTreeSet::from(["db-net".to_string(), "edge".to_string()]);
+        assert!(compare(&as_listed(&want, &on), &want).is_empty());
+        // Cut from one and put on another by hand: both in place, nothing else.
+        let moved = BTreeSet::from(["db-net".to_string(), "other".to_string()]);
+        let changes = compare(&as_listed(&want, &moved), &want);
+        assert!(!changes.is_empty());
+        assert!(changes.iter().all(|c| c.in_place), "{changes:?}");
+        assert!(
+            changes.iter().all(|c| c.field.contains("network")),
+            "{changes:?}"
+        );
+    }
+
+    #[test]
     fn equal_configs_in_different_units_compare_equal() {
         let a = canonical(&svc(), Path::new("/"));
         let mut b = svc();
