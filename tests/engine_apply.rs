@@ -166,6 +166,30 @@ fn apply_converges_from_nothing_and_is_idempotent() {
         "apply records content hashes: {}",
         describe(&d)
     );
+    // diff reads deep by default (an inspect per container) and as apply does when asked.
+    let full: serde_json::Value =
+        serde_json::from_slice(&s.diff(&["--output", "json"]).stdout).unwrap();
+    assert_eq!(full["refresh"], "full");
+    assert!(full["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["read"] == "inspect"));
+    assert!(
+        full["api_calls"].as_u64().unwrap() > 9,
+        "{}",
+        full["api_calls"]
+    );
+    let fast = s.diff(&["--output", "json", "--refresh", "fast"]);
+    assert_eq!(fast.status.code(), Some(0), "{}", describe(&fast));
+    let fast: serde_json::Value = serde_json::from_slice(&fast.stdout).unwrap();
+    assert_eq!(fast["refresh"], "fast");
+    assert!(fast["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["read"] == "list"));
+    assert_eq!(fast["api_calls"], 5);
 
     // Compose sees the stack fedgen applied.
     let ps = docker(&[

@@ -38,8 +38,14 @@ impl Desired {
     pub fn load(file: &Path, env_file: Option<&Path>) -> Result<Desired, DesiredError> {
         let text =
             std::fs::read_to_string(file).map_err(|e| DesiredError::Read(file.to_path_buf(), e))?;
-        let compose = Compose::from_compose_yaml(&text)
+        let mut compose = Compose::from_compose_yaml(&text)
             .map_err(|e| DesiredError::Parse(file.to_path_buf(), e.to_string()))?;
+        // The hash label is what the containers carry and what a fast refresh compares: it must
+        // name what the file says now, even if someone edited the compiled file by hand.
+        for svc in compose.services.values_mut() {
+            let hash = svc.config_hash();
+            svc.labels.insert(model::LABEL_CONFIG_HASH.into(), hash);
+        }
         check_names(&compose).map_err(|e| DesiredError::Parse(file.to_path_buf(), e))?;
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
@@ -178,6 +184,58 @@ pub fn content_hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hand_edited_file_gets_the_hash_of_what_it_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/federated-imputation.yml");
+        let text = std::fs::read_to_string(golden).unwrap();
+        let file = dir.path().join("edited.yml");
+        std::fs::write(&file, &text).unwrap();
+        let label = |d: &Desired| {
+            d.compose.services["job-processor"].labels[model::LABEL_CONFIG_HASH].clone()
+        };
+        let before = label(&Desired::load(&file, None).unwrap());
+        assert!(text.contains("JOB_TIMEOUT: '3600'"));
+        std::fs::write(
+            &file,
+            text.replacen("JOB_TIMEOUT: '3600'", "JOB_TIMEOUT: '60'", 1),
+        )
+        .unwrap();
+        let after = Desired::load(&file, None).unwrap();
+        let changed: Vec<&String> = after
+            .compose
+            .services
+            .iter()
+            .filter(|(_, s)| s.labels[model::LABEL_CONFIG_HASH] != s.config_hash())
+            .map(|(n, _)| n)
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "every label is the hash of its service: {changed:?}"
+        );
+        assert_ne!(
+            before,
+            label(&after),
+            "the edit changed job-processor's hash"
+        );
+    }
+
+    #[test]
+    fn a_compiled_files_hash_labels_are_the_hashes_of_its_services() {
+        for golden in ["federated-imputation", "document-platform"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/{golden}.yml"));
+            let text = std::fs::read_to_string(path).unwrap();
+            let compose = Compose::from_compose_yaml(&text).unwrap();
+            for (name, svc) in &compose.services {
+                assert_eq!(
+                    svc.labels.get(model::LABEL_CONFIG_HASH),
+                    Some(&svc.config_hash()),
+                    "{golden}: {name}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn names_are_checked_before_any_api_call() {
