@@ -348,33 +348,13 @@ async fn converge(
     report: &mut Report,
 ) -> Result<(), EngineError> {
     let project = desired.compose.name.clone();
-    // Follow the project's container events from before the first change on.
+    // Follow the project's container events from before the first change on, until the end.
     let events = Arc::new(Events::default());
-    let follower = tokio::spawn(follow_events(
+    let _follower = AbortOnDrop(tokio::spawn(follow_events(
         engine.clone(),
         project.clone(),
         events.clone(),
-    ));
-    let result = converge_steps(
-        engine, desired, env_file, plan, opts, progress, report, &events,
-    )
-    .await;
-    follower.abort();
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn converge_steps(
-    engine: &Engine,
-    desired: &Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
-    plan: &Plan,
-    opts: &Options,
-    progress: &Progress,
-    report: &mut Report,
-    events: &Arc<Events>,
-) -> Result<(), EngineError> {
-    let project = desired.compose.name.clone();
+    )));
     for c in &plan.conflicts {
         progress.event(
             &c.service,
@@ -652,6 +632,15 @@ impl Events {
         }
         drop(seen);
         self.notify.notify_waiters();
+    }
+}
+
+/// Aborts a background task when the rollout that needs it returns, by whatever path.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
