@@ -674,6 +674,8 @@ struct Snapshot {
     exit_code: Option<i64>,
     restarting: bool,
     last_output: Option<String>,
+    /// Read with an inspect (so `last_output` is all there is to know).
+    inspected: bool,
 }
 
 impl Snapshot {
@@ -690,6 +692,7 @@ impl Snapshot {
             exit_code: s.exit_code,
             restarting: false,
             last_output: None,
+            inspected: false,
         }
     }
 
@@ -712,6 +715,7 @@ impl Snapshot {
                 .and_then(|l| l.last())
                 .and_then(|l| l.output.clone())
                 .map(|o| o.trim().to_string()),
+            inspected: true,
         }
     }
 }
@@ -1202,6 +1206,7 @@ impl TaskCtx {
             let failure = |why: String, snap: Snapshot| async move {
                 let output = match snap.last_output {
                     Some(o) => Some(o),
+                    None if snap.inspected => None,
                     None => self
                         .inspect(id)
                         .await

@@ -185,6 +185,16 @@ pub async fn observe(
             d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
         })
         .await?;
+    // The names the project's containers have (Compose v2's and v1's), to find unmanaged ones.
+    let ours: HashMap<String, &String> = expected
+        .keys()
+        .flat_map(|svc| {
+            [
+                (format!("{project}-{svc}-1"), svc),
+                (format!("{project}_{svc}_1"), svc),
+            ]
+        })
+        .collect();
     let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
@@ -212,16 +222,13 @@ pub async fn observe(
             }
             continue;
         }
-        for svc in expected.keys() {
-            let ours = [format!("{project}-{svc}-1"), format!("{project}_{svc}_1")];
-            if ours.contains(&name) {
-                observed.conflicts.push(Conflict {
-                    id: c.id.clone().unwrap_or_default(),
-                    name: name.clone(),
-                    service: svc.clone(),
-                    state: state.clone(),
-                });
-            }
+        if let Some(svc) = ours.get(&name) {
+            observed.conflicts.push(Conflict {
+                id: c.id.clone().unwrap_or_default(),
+                name: name.clone(),
+                service: (*svc).clone(),
+                state: state.clone(),
+            });
         }
     }
     let inspected: Vec<bollard::models::ContainerInspectResponse> =
