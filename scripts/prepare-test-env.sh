@@ -38,7 +38,11 @@ else
     apt_install docker.io
   fi
   log "starting dockerd"
-  as_root sh -c 'setsid dockerd >/var/log/fedgen-dockerd.log 2>&1 </dev/null & echo $! >/run/fedgen-dockerd.pid'
+  # A larger address pool than the default 31 networks: engine tests run in parallel, and each
+  # stack derives a network per provider. The command is kept so that the daemon-restart tests
+  # start it again the same way.
+  echo "dockerd --default-address-pool base=10.210.0.0/16,size=24" | as_root tee /run/fedgen-dockerd.cmd >/dev/null
+  as_root sh -c 'setsid $(cat /run/fedgen-dockerd.cmd) >/var/log/fedgen-dockerd.log 2>&1 </dev/null & echo $! >/run/fedgen-dockerd.pid'
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/fedgen-dockerd.log"; tail -20 /var/log/fedgen-dockerd.log >&2; exit 1; }
   owns_daemon=1

@@ -3,11 +3,16 @@
 //! The pipeline, in the order data flows through it:
 //! - [`compile`]: stack spec + `.env` -> validated [`model::Compose`] -> `docker-compose.*.yml`
 //! - [`model`]: the normalized compose model shared by the compiler and the deployer
+//! - [`deploy`]: the Docker host read into the model, planned against a file, converged
 //! - [`diag`]: located diagnostics, collected per stage and rendered for people or CI
+//! - [`units`], [`names`]: the vocabulary every stage shares (sizes, durations, CPUs; names)
 //! - [`cli`]: the thin command-line layer, which maps outcomes to exit codes in one place
 
 pub mod cli;
 pub mod compile;
 pub mod deploy;
 pub mod diag;
+pub mod exit;
 pub mod model;
+pub mod names;
+pub mod units;

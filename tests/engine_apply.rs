@@ -10,10 +10,6 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 
-fn ready() -> bool {
-    oracle("FEDGEN_COMPOSE_V2").is_some()
-}
-
 fn report(out: &std::process::Output) -> serde_json::Value {
     let line = text(&out.stdout)
         .lines()
@@ -54,10 +50,9 @@ fn inspect(id: &str) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn apply_converges_from_nothing_and_is_idempotent() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-apply-{}", std::process::id()),
         (28300, 23300),
@@ -261,10 +256,9 @@ fn apply_converges_from_nothing_and_is_idempotent() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn drift_is_repaired_in_place_and_conflicts_orphans_and_saved_plans_are_handled() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-repair-{}", std::process::id()),
         (28400, 23400),
@@ -392,10 +386,9 @@ fn drift_is_repaired_in_place_and_conflicts_orphans_and_saved_plans_are_handled(
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn a_service_that_never_turns_healthy_stops_the_rollout_before_its_dependants() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-unhealthy-{}", std::process::id()),
         (28600, 23600),

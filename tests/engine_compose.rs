@@ -33,10 +33,9 @@ impl Drop for Project {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn compose_v2_runs_a_compiled_stack_healthy_and_isolated() {
-    if oracle("FEDGEN_COMPOSE_V2").is_none() {
-        return;
-    }
+    require_engine();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("docker-compose.yml");
     let out = fedgen()

@@ -7,10 +7,6 @@
 mod common;
 use common::*;
 
-fn engine_ready() -> bool {
-    oracle("FEDGEN_COMPOSE_V2").is_some()
-}
-
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(out)))
@@ -44,10 +40,9 @@ fn assert_no_secrets(out: &std::process::Output) {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn diff_names_every_drift_and_is_clean_after_undo() {
-    if !engine_ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-diff-{}", std::process::id()),
         (28100, 23100),
@@ -235,10 +230,9 @@ fn diff_names_every_drift_and_is_clean_after_undo() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn a_service_removed_from_the_file_is_an_orphan_and_a_changed_file_is_told_from_drift() {
-    if !engine_ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-orphan-{}", std::process::id()),
         (28200, 23200),
@@ -291,7 +285,9 @@ fn unreachable_engine_is_a_clear_one_line_error() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn a_wrong_docker_host_and_a_socket_without_permission_are_clear_errors() {
+    require_engine();
     let out = fedgen()
         .args([
             "diff",
@@ -334,11 +330,9 @@ fn a_wrong_docker_host_and_a_socket_without_permission_are_clear_errors() {
             .output()
             .is_err()
     {
-        if required() {
-            panic!("the permission test needs root, runuser and the engine's socket");
-        }
-        eprintln!("SKIPPED: the permission test needs root, runuser and /var/run/docker.sock");
-        return;
+        panic!(
+            "the permission test needs root, runuser and the engine's socket /var/run/docker.sock"
+        );
     }
     let out = std::process::Command::new("runuser")
         .args([

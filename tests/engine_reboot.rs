@@ -4,8 +4,8 @@
 //!
 //! It stops and starts the daemon, so it runs only on a daemon that scripts/test.sh started
 //! itself (FEDGEN_OWNS_DAEMON=1), alone, after every other engine test:
-//! `cargo test --test engine_reboot -- --ignored --test-threads=1`. It is ignored otherwise, so a
-//! developer's own engine is never restarted.
+//! `cargo nextest run --run-ignored only -E 'binary(engine_reboot)' --test-threads 1`. It is
+//! ignored otherwise, so a developer's own engine is never restarted.
 
 mod common;
 use common::*;
@@ -30,11 +30,15 @@ fn restart_daemon() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The daemon is started again with the command line scripts/prepare-test-env.sh used.
+    let command =
+        std::fs::read_to_string("/run/fedgen-dockerd.cmd").unwrap_or_else(|_| "dockerd".into());
     let started = std::process::Command::new("sh")
         .args([
             "-c",
             &format!(
-                "setsid dockerd >>/var/log/fedgen-dockerd.log 2>&1 </dev/null & echo $! >{PIDFILE}"
+                "setsid {} >>/var/log/fedgen-dockerd.log 2>&1 </dev/null & echo $! >{PIDFILE}",
+                command.trim()
             ),
         ])
         .status()

@@ -8,10 +8,6 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ready() -> bool {
-    oracle("FEDGEN_COMPOSE_V2").is_some()
-}
-
 fn apply_cmd(s: &StandIn, extra: &[&str]) -> Command {
     let mut c = fedgen();
     c.args(["apply", "-f"])
@@ -55,10 +51,9 @@ const SERVICES: [&str; 9] = [
 ];
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn a_replacement_that_never_turns_healthy_is_rolled_back() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-rollback-{}", std::process::id()),
         (28800, 23800),
@@ -97,10 +92,9 @@ fn a_replacement_that_never_turns_healthy_is_rolled_back() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn two_applies_of_one_project_never_interleave() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-lock-{}", std::process::id()),
         (28900, 23900),
@@ -138,10 +132,9 @@ fn two_applies_of_one_project_never_interleave() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn sigterm_stops_after_the_current_step_and_the_next_apply_converges() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let s = StandIn::new(
         &format!("fedgen-t-term-{}", std::process::id()),
         (29100, 24100),
@@ -185,10 +178,9 @@ impl Lcg {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
 fn sigkill_at_random_points_never_breaks_convergence() {
-    if !ready() {
-        return;
-    }
+    require_engine();
     let seed: u64 = std::env::var("FEDGEN_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -196,7 +188,7 @@ fn sigkill_at_random_points_never_breaks_convergence() {
     let trials: usize = std::env::var("FEDGEN_KILL_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(8);
     let mut rng = Lcg(seed);
     let s = StandIn::new(
         &format!("fedgen-t-kill-{}", std::process::id()),

@@ -4,7 +4,7 @@
 //! process environment wins over the file, as in Compose, plus a located diagnostic for every line
 //! of the file that does not parse (all of them, not just the first).
 
-use crate::diag::{Diagnostic, Diagnostics, Sources, Span};
+use crate::diag::{Code, Diagnostic, Diagnostics, Sources, Span};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -33,7 +33,7 @@ impl Env {
                 Err(e) => {
                     diags.push(
                         Diagnostic::error(
-                            "env-not-utf8",
+                            Code::EnvNotUtf8,
                             format!("{} is not valid UTF-8", path.display()),
                         )
                         .hint(format!(
@@ -47,7 +47,7 @@ impl Env {
             Err(e) => {
                 diags.push(
                     Diagnostic::error(
-                        "env-unreadable",
+                        Code::EnvUnreadable,
                         format!("cannot read env file {}: {e}", path.display()),
                     )
                     .hint("pass an existing file with --env, or omit --env"),
@@ -73,7 +73,7 @@ impl Env {
                     let col = line[..index.min(line.len())].chars().count() + 1;
                     diags.push(
                         Diagnostic::error(
-                            "env-syntax",
+                            Code::EnvSyntax,
                             format!("cannot parse this line of the env file: {first:?}"),
                         )
                         .at(Span::new(
@@ -87,7 +87,7 @@ impl Env {
                 }
                 Err(e) => {
                     diags.push(Diagnostic::error(
-                        "env-unreadable",
+                        Code::EnvUnreadable,
                         format!("cannot read env file {}: {e}", path.display()),
                     ));
                     break;

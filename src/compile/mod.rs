@@ -14,7 +14,7 @@ pub mod render;
 pub mod spec;
 pub mod validate;
 
-use crate::diag::{Diagnostic, Diagnostics, Sources};
+use crate::diag::{Code, Diagnostic, Diagnostics, Sources};
 use crate::model::{self, Compose};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         Err(e) => {
             diags.push(
                 Diagnostic::error(
-                    "spec-unreadable",
+                    Code::SpecUnreadable,
                     format!("cannot read stack spec {}: {e}", input.spec.display()),
                 )
                 .hint("pass the path of a stack spec, e.g. stacks/federated-imputation.yml"),
@@ -85,7 +85,7 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         Ok(t) => t,
         Err(e) => {
             diags.push(Diagnostic::error(
-                "spec-not-utf8",
+                Code::SpecNotUtf8,
                 format!(
                     "{} is not valid UTF-8 (first bad byte at offset {})",
                     input.spec.display(),
@@ -122,7 +122,7 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         match &decl.source {
             spec::SecretSource::Generate(n) => generated.push((secrets_dir.clone(), name.clone(), *n)),
             spec::SecretSource::Env(var) if env.get(var).is_none() => diags.push(
-                Diagnostic::warning("secret-unset", format!("secret `{name}` reads `{var}`, which is not set now"))
+                Diagnostic::warning(Code::SecretUnset, format!("secret `{name}` reads `{var}`, which is not set now"))
                     .at(decl.name.span)
                     .hint(format!("the file is fine; `{var}` must be set in the environment of `fedgen apply` or `docker compose up`")),
             ),
@@ -137,11 +137,11 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         match Compose::from_compose_yaml(&yaml) {
             Ok(back) if back == compose => {}
             Ok(_) => diags.push(Diagnostic::error(
-                "internal",
+                Code::Internal,
                 "the emitted file does not read back as the same model (a fedgen bug)",
             )),
             Err(e) => diags.push(Diagnostic::error(
-                "internal",
+                Code::Internal,
                 format!("the emitted file does not read back: {e} (a fedgen bug)"),
             )),
         }

@@ -14,12 +14,13 @@
 use crate::compile::env::Env;
 use crate::compile::spec::{self, SecretSource};
 use crate::compile::validate::Stack;
-use crate::diag::{Diagnostic, Diagnostics, Sources, Span, Spanned};
+use crate::diag::{Code, Diagnostic, Diagnostics, Sources, Span, Spanned};
+use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_KIND, LABEL_LIFECYCLE};
 use crate::model::{
-    Compose, Condition, Config, DependsOn, Deploy, Healthcheck, Limits, Logging, Mount, Network,
-    Port, Resources, Secret, Service, ServiceConfig, ServiceSecret, Volume, LABEL_CONFIG_HASH,
-    LABEL_KIND,
+    Compose, Condition, Config, DependsOn, Deploy, Healthcheck, Lifecycle, Limits, Logging, Mount,
+    Network, Port, Resources, RestartPolicy, Secret, Service, ServiceConfig, ServiceSecret, Volume,
 };
+use crate::units::Duration;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde::Deserialize;
 use std::collections::hash_map::Entry;
@@ -50,7 +51,7 @@ struct FragmentService {
     #[serde(default)]
     working_dir: Option<String>,
     #[serde(default)]
-    environment: BTreeMap<String, serde_yaml::Value>,
+    environment: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
     healthcheck: Option<Healthcheck>,
     #[serde(default)]
@@ -209,7 +210,7 @@ fn template_error(e: &minijinja::Error, source: usize, fallback_line: usize) -> 
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string());
     Diagnostic::error(
-        "template-error",
+        Code::TemplateError,
         format!("template failed to render: {detail}"),
     )
     .at(Span::new(source, line, 1, 1))
@@ -295,13 +296,13 @@ pub fn render(
         for target in renderer.take_referenced() {
             if target != *name && !svc.uses.iter().any(|u| u.value == target) {
                 diags.push(
-                    Diagnostic::error("unused-reference", format!("service `{name}` (kind `{}`) refers to `{target}`, which it does not use", kind.name))
+                    Diagnostic::error(Code::UnusedReference, format!("service `{name}` (kind `{}`) refers to `{target}`, which it does not use", kind.name))
                         .at(svc.name.span)
                         .hint(format!("add `{target}` to `uses:` so `{name}` joins its network and starts after it")),
                 );
             }
         }
-        let frag: Fragment = match serde_yaml::from_str(&text) {
+        let frag: Fragment = match serde_norway::from_str(&text) {
             Ok(f) => f,
             Err(e) => {
                 let line = e.location().map(|l| l.line()).unwrap_or(0);
@@ -312,7 +313,7 @@ pub fn render(
                     .trim();
                 diags.push(
                     Diagnostic::error(
-                        "template-output",
+                        Code::TemplateOutput,
                         format!(
                             "kind `{}` rendered invalid output for service `{name}`: {e}",
                             kind.name
@@ -329,10 +330,10 @@ pub fn render(
         let mut environment: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in frag.service.environment {
             let v = match v {
-                serde_yaml::Value::String(s) => s,
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                other => serde_yaml::to_string(&other)
+                serde_norway::Value::String(s) => s,
+                serde_norway::Value::Number(n) => n.to_string(),
+                serde_norway::Value::Bool(b) => b.to_string(),
+                other => serde_norway::to_string(&other)
                     .unwrap_or_default()
                     .trim()
                     .to_string(),
@@ -365,7 +366,7 @@ pub fn render(
                             .map(str::to_string)
                             .unwrap_or_else(|| err.kind().to_string());
                         diags.push(
-                            Diagnostic::error("env-template", format!("{what} of service `{name}`: {detail}"))
+                            Diagnostic::error(Code::EnvTemplate, format!("{what} of service `{name}`: {detail}"))
                                 .at(e.raw.span)
                                 .hint("helpers: postgres_url(service, database), redis_url(service), http_url(service, path), secret_path(name)"),
                         );
@@ -378,7 +379,7 @@ pub fn render(
             for target in renderer.take_referenced() {
                 if target != *name && !svc.uses.iter().any(|u| u.value == target) {
                     diags.push(
-                        Diagnostic::error("unused-reference", format!("{what} of service `{name}` refers to `{target}`, which `{name}` does not use"))
+                        Diagnostic::error(Code::UnusedReference, format!("{what} of service `{name}` refers to `{target}`, which `{name}` does not use"))
                             .at(e.raw.span)
                             .hint(format!("add `{target}` to `uses:` so `{name}` joins its network and starts after it")),
                     );
@@ -391,51 +392,53 @@ pub fn render(
             }
         }
 
-        // 3. Policies, each overridable by the spec.
+        // 3. Policies. Every setting follows one precedence: the service's own value, then the
+        // stack's `defaults`, then the kind's, then fedgen's built-in default.
         let long_running = kind.meta.long_running;
-        let restart = if !long_running {
-            svc.restart
-                .as_ref()
-                .map(|r| r.value.clone())
-                .unwrap_or_else(|| "no".into())
+        // A one-shot kind runs once: `defaults.restart` (a policy for servers) does not apply.
+        let restart = if long_running {
+            pick(&svc.restart, &spec.defaults.restart, None).unwrap_or(RestartPolicy::UnlessStopped)
         } else {
-            svc.restart
-                .as_ref()
-                .or(spec.defaults.restart.as_ref())
-                .map(|r| r.value.clone())
-                .unwrap_or_else(|| "unless-stopped".into())
+            pick(&svc.restart, &None, None).unwrap_or(RestartPolicy::No)
         };
-        // The kind's healthcheck, under the stack's default timing, under the service's own.
-        let kind_health = frag.service.healthcheck.clone().map(|mut h| {
-            if let Some(d) = &spec.defaults.healthcheck {
-                h.interval = d.interval.clone().or(h.interval);
-                h.timeout = d.timeout.clone().or(h.timeout);
-                h.retries = d.retries.or(h.retries);
-                h.start_period = d.start_period.clone().or(h.start_period);
-            }
-            h
-        });
-        let healthcheck = match &svc.healthcheck {
-            Some(h) if h.disabled => None,
-            Some(h) => {
-                let base = kind_health.clone().unwrap_or_default();
-                Some(Healthcheck {
-                    test: h.test.clone().unwrap_or(base.test),
-                    interval: h.interval.clone().or(base.interval).or(Some("10s".into())),
-                    timeout: h.timeout.clone().or(base.timeout).or(Some("5s".into())),
-                    retries: h.retries.or(base.retries).or(Some(5)),
-                    start_period: h.start_period.clone().or(base.start_period),
+        let timing = |f: fn(&spec::HealthSpec) -> Option<Duration>, kind: Option<Duration>| {
+            svc.healthcheck
+                .as_ref()
+                .and_then(|h| f(h))
+                .or(spec.defaults.healthcheck.as_ref().and_then(|h| f(h)))
+                .or(kind)
+        };
+        let kind_health = frag.service.healthcheck.clone();
+        let healthcheck = match (&svc.healthcheck, kind_health) {
+            (Some(h), _) if h.disabled => None,
+            (own, base) => {
+                let base = base.unwrap_or_default();
+                let test = own
+                    .as_ref()
+                    .and_then(|h| h.test.clone())
+                    .unwrap_or(base.test);
+                // fedgen's built-in timing comes last: 10s, 5s, 5 retries.
+                (!test.is_empty()).then(|| Healthcheck {
+                    test,
+                    interval: timing(
+                        |h| h.interval,
+                        base.interval.or(Some(Duration::from_secs(10))),
+                    ),
+                    timeout: timing(|h| h.timeout, base.timeout.or(Some(Duration::from_secs(5)))),
+                    retries: svc
+                        .healthcheck
+                        .as_ref()
+                        .and_then(|h| h.retries)
+                        .or(spec.defaults.healthcheck.as_ref().and_then(|h| h.retries))
+                        .or(base.retries)
+                        .or(Some(5)),
+                    start_period: timing(|h| h.start_period, base.start_period),
                 })
-                .filter(|h| !h.test.is_empty())
             }
-            None => kind_health,
         };
         let logging_spec = |f: fn(&spec::LoggingSpec) -> &Option<Spanned<String>>,
                             default: &str| {
-            f(&svc.logging)
-                .as_ref()
-                .or(f(&spec.defaults.logging).as_ref())
-                .map(|s| s.value.clone())
+            pick(f(&svc.logging), f(&spec.defaults.logging), None)
                 .unwrap_or_else(|| default.to_string())
         };
         let driver = logging_spec(|l| &l.driver, "json-file");
@@ -489,7 +492,7 @@ pub fn render(
             {
                 diags.push(
                     Diagnostic::error(
-                        "template-output",
+                        Code::TemplateOutput,
                         format!(
                             "kind `{}` mounts volume `{}` that it does not declare",
                             kind.name, m.source
@@ -509,18 +512,8 @@ pub fn render(
         for (k, v) in frag.configs {
             configs.insert(k, v);
         }
-        let memory = svc
-            .memory
-            .as_ref()
-            .or(spec.defaults.memory.as_ref())
-            .map(|m| m.value.clone())
-            .or(kind.meta.memory.clone());
-        let cpus = svc
-            .cpus
-            .as_ref()
-            .or(spec.defaults.cpus.as_ref())
-            .map(|m| m.value.clone())
-            .or(kind.meta.cpus.clone());
+        let memory = pick(&svc.memory, &spec.defaults.memory, kind.meta.memory);
+        let cpus = pick(&svc.cpus, &spec.defaults.cpus, kind.meta.cpus);
         let deploy = (memory.is_some() || cpus.is_some()).then_some(Deploy {
             resources: Resources {
                 limits: Some(Limits { cpus, memory }),
@@ -539,7 +532,7 @@ pub fn render(
             });
         if copies_in && svc.read_only == Some(true) {
             diags.push(
-                Diagnostic::error("read-only-conflict", format!("service `{name}` cannot be read_only: it receives a secret from the environment or a generated config"))
+                Diagnostic::error(Code::ReadOnlyConflict, format!("service `{name}` cannot be read_only: it receives a secret from the environment or a generated config"))
                     .at(svc.name.span)
                     .hint("the engine cannot copy files into a read-only root filesystem; use `file:` or `generate:` secrets (bind-mounted), or drop `read_only: true`"),
             );
@@ -579,25 +572,21 @@ pub fn render(
             cap_drop: vec!["ALL".into()],
             cap_add: kind.meta.cap_add.keys().cloned().collect(),
             security_opt: vec!["no-new-privileges:true".into()],
-            pids_limit: svc
-                .pids_limit
-                .as_ref()
-                .or(spec.defaults.pids_limit.as_ref())
-                .map(|p| p.value),
+            pids_limit: pick(&svc.pids_limit, &spec.defaults.pids_limit, None),
             stop_signal: frag.service.stop_signal,
-            stop_grace_period: svc
-                .stop_grace_period
-                .as_ref()
-                .map(|s| s.value.clone())
-                .or(kind.meta.stop_grace_period.clone())
-                .or(spec
-                    .defaults
-                    .stop_grace_period
-                    .as_ref()
-                    .map(|s| s.value.clone())),
+            stop_grace_period: pick(
+                &svc.stop_grace_period,
+                &spec.defaults.stop_grace_period,
+                kind.meta.stop_grace_period,
+            ),
             deploy,
             labels: [(LABEL_KIND.to_string(), kind.name.clone())].into(),
         };
+        if !long_running {
+            service
+                .labels
+                .insert(LABEL_LIFECYCLE.into(), Lifecycle::ONE_SHOT.into());
+        }
         let hash = service.config_hash();
         service.labels.insert(LABEL_CONFIG_HASH.into(), hash);
         services.insert(name.clone(), service);
@@ -650,6 +639,20 @@ pub fn render(
         },
         kind_sources,
     ))
+}
+
+/// The one precedence rule of every setting: the service's value, else the stack's `defaults`,
+/// else the kind's (docs/spec.md, "Precedence").
+fn pick<T: Clone>(
+    service: &Option<Spanned<T>>,
+    defaults: &Option<Spanned<T>>,
+    kind: Option<T>,
+) -> Option<T> {
+    service
+        .as_ref()
+        .or(defaults.as_ref())
+        .map(|s| s.value.clone())
+        .or(kind)
 }
 
 /// A spec volume entry (`name:/path[:ro]`, `./dir:/path[:ro]`), validated earlier, as a mount.

@@ -5,13 +5,16 @@
 //! unknown keys with a "did you mean", wrong types, missing or secret variables). Parsing goes on
 //! after a problem so that one run reports all of them.
 //!
-//! YAML is read with `marked-yaml`, which keeps a line and column on every node (serde_yaml only
+//! YAML is read with `marked-yaml`, which keeps a line and column on every node (serde_norway only
 //! locates syntax errors) and refuses anchors and aliases outright, so alias bombs cannot expand.
 //! Cross-references (does a `uses` target exist?) are the next stage's business: see `validate`.
 
 use crate::compile::env::{looks_secret, Env};
 use crate::compile::interpolate::{self, Problem};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Sources, Span, Spanned};
+use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, Sources, Span, Spanned};
+use crate::model::RestartPolicy;
+use crate::names::{self, NameKind};
+use crate::units::{Bytes, Cpus, Duration, UnitError};
 use indexmap::IndexMap;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, Node};
@@ -38,13 +41,13 @@ pub struct Spec {
 
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
-    pub restart: Option<Spanned<String>>,
+    pub restart: Option<Spanned<RestartPolicy>>,
     pub logging: LoggingSpec,
-    pub memory: Option<Spanned<String>>,
-    pub cpus: Option<Spanned<String>>,
+    pub memory: Option<Spanned<Bytes>>,
+    pub cpus: Option<Spanned<Cpus>>,
     pub pids_limit: Option<Spanned<i64>>,
     pub publish_ip: Option<Spanned<String>>,
-    pub stop_grace_period: Option<Spanned<String>>,
+    pub stop_grace_period: Option<Spanned<Duration>>,
     pub network_isolation: Option<Spanned<String>>,
     /// Timing (interval, timeout, retries, start_period) over every kind's healthcheck.
     pub healthcheck: Option<Spanned<HealthSpec>>,
@@ -91,10 +94,10 @@ pub struct PublishSpec {
 pub struct HealthSpec {
     pub disabled: bool,
     pub test: Option<Vec<String>>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
     pub retries: Option<u32>,
-    pub start_period: Option<String>,
+    pub start_period: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,9 +120,9 @@ pub struct ServiceSpec {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub user: Option<Spanned<String>>,
-    pub restart: Option<Spanned<String>>,
-    pub memory: Option<Spanned<String>>,
-    pub cpus: Option<Spanned<String>>,
+    pub restart: Option<Spanned<RestartPolicy>>,
+    pub memory: Option<Spanned<Bytes>>,
+    pub cpus: Option<Spanned<Cpus>>,
     pub pids_limit: Option<Spanned<i64>>,
     pub healthcheck: Option<Spanned<HealthSpec>>,
     pub logging: LoggingSpec,
@@ -129,7 +132,7 @@ pub struct ServiceSpec {
     pub egress: bool,
     pub allow_latest: Option<bool>,
     pub not_secret: BTreeSet<String>,
-    pub stop_grace_period: Option<Spanned<String>>,
+    pub stop_grace_period: Option<Spanned<Duration>>,
     /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
     pub params: IndexMap<String, (Span, serde_json::Value)>,
 }
@@ -190,7 +193,7 @@ pub fn parse(source: usize, sources: &Sources, env: &Env, diags: &mut Diagnostic
     if text.len() > MAX_SPEC_BYTES {
         diags.push(
             Diagnostic::error(
-                "spec-too-large",
+                Code::SpecTooLarge,
                 format!(
                     "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
                     text.len()
@@ -203,7 +206,7 @@ pub fn parse(source: usize, sources: &Sources, env: &Env, diags: &mut Diagnostic
     if let Some(span) = too_deep(source, text) {
         diags.push(
             Diagnostic::error(
-                "spec-too-deep",
+                Code::SpecTooDeep,
                 format!("the spec nests deeper than {MAX_DEPTH} levels"),
             )
             .at(span)
@@ -261,45 +264,44 @@ fn marker_span(source: usize, m: Option<&marked_yaml::Marker>, len: usize) -> Sp
 fn load_error(source: usize, e: LoadError) -> Diagnostic {
     match e {
         LoadError::TopLevelMustBeMapping(m) => {
-            Diagnostic::error("spec-not-mapping", "a stack spec is a YAML mapping")
+            Diagnostic::error(Code::SpecNotMapping, "a stack spec is a YAML mapping")
                 .at(marker_span(source, Some(&m), 1))
                 .hint("start with `name:` and `services:`")
         }
         LoadError::UnexpectedAnchor(m) => Diagnostic::error(
-            "yaml-anchor",
+            Code::YamlAnchor,
             "YAML anchors and aliases are not supported in stack specs",
         )
         .at(marker_span(source, Some(&m), 1))
         .hint("use `defaults:` for values that several services share"),
         LoadError::UnexpectedTag(m) => Diagnostic::error(
-            "yaml-tag",
+            Code::YamlTag,
             "YAML tags (`!tag`) are not supported in stack specs",
         )
         .at(marker_span(source, Some(&m), 1)),
         LoadError::MappingKeyMustBeScalar(m) => {
-            Diagnostic::error("yaml-complex-key", "mapping keys must be plain strings")
+            Diagnostic::error(Code::YamlComplexKey, "mapping keys must be plain strings")
                 .at(marker_span(source, Some(&m), 1))
         }
         LoadError::DuplicateKey(inner) => {
-            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
+            let len = inner.key.as_str().chars().count();
             Diagnostic::error(
-                "duplicate-key",
+                Code::DuplicateKey,
                 format!("`{}` is given twice", inner.key.as_str()),
             )
-            .at(marker_span(
-                source,
-                inner.key.span().start(),
-                inner.key.as_str().chars().count(),
-            ))
-            .hint(format!("the first one is on line {first}; keep one"))
+            .at(marker_span(source, inner.key.span().start(), len))
+            .label(
+                marker_span(source, inner.prev_key.span().start(), len),
+                "first given here",
+            )
+            .hint("keep one of them")
         }
-        LoadError::ScanError(m, e) => Diagnostic::error(
-            "yaml-syntax",
-            format!("invalid YAML: {}", e.info()),
-        )
-        .at(marker_span(source, Some(&m), 1)),
+        LoadError::ScanError(m, e) => {
+            Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", e.info()))
+                .at(marker_span(source, Some(&m), 1))
+        }
         LoadError::TopLevelMustBeSequence(m) => Diagnostic::error(
-            "spec-not-mapping",
+            Code::SpecNotMapping,
             "unexpected top level",
         )
         .at(marker_span(source, Some(&m), 1)),
@@ -344,7 +346,7 @@ impl Reader<'_> {
 
     fn type_error(&self, node: &Node, what: &str, expected: &str) -> Diagnostic {
         let d = Diagnostic::error(
-            "wrong-type",
+            Code::WrongType,
             format!("{what} must be {expected}, not {}", kind_of(node)),
         )
         .at(self.span(node));
@@ -383,7 +385,7 @@ impl Reader<'_> {
             if allowed.contains(&k) || extra.contains(&k) || k.starts_with("x-") {
                 continue;
             }
-            let mut d = Diagnostic::error("unknown-key", format!("unknown key `{k}` in {what}"))
+            let mut d = Diagnostic::error(Code::UnknownKey, format!("unknown key `{k}` in {what}"))
                 .at(self.key_span(key));
             d = match did_you_mean(k, allowed.iter().chain(extra.iter()).copied()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -426,7 +428,7 @@ impl Reader<'_> {
                         ok = false;
                         self.diags.push(
                             Diagnostic::error(
-                                "secret-interpolated",
+                                Code::SecretInterpolated,
                                 format!("{what} reads `${{{name}}}`, which looks like a secret; its value would be written into the compose file"),
                             )
                             .at(raw.span)
@@ -440,13 +442,13 @@ impl Reader<'_> {
                 for p in problems {
                     let span = raw.span.shifted(p.offset + shift, p.len);
                     let d = match p.problem {
-                        Problem::Missing { name } => Diagnostic::error("missing-variable", format!("variable `{name}` is not set ({what})"))
+                        Problem::Missing { name } => Diagnostic::error(Code::MissingVariable, format!("variable `{name}` is not set ({what})"))
                             .at(span)
                             .hint(format!("set {name} in the --env file or the environment, or give a default: `${{{name}:-value}}`")),
                         Problem::Required { name, message } => {
-                            Diagnostic::error("missing-variable", format!("variable `{name}` is required: {message}")).at(span).hint(format!("set {name} in the --env file or the environment"))
+                            Diagnostic::error(Code::MissingVariable, format!("variable `{name}` is required: {message}")).at(span).hint(format!("set {name} in the --env file or the environment"))
                         }
-                        Problem::Syntax { message } => Diagnostic::error("interpolation-syntax", format!("{message} ({what})")).at(span),
+                        Problem::Syntax { message } => Diagnostic::error(Code::InterpolationSyntax, format!("{message} ({what})")).at(span),
                     };
                     self.diags.push(d);
                 }
@@ -463,7 +465,7 @@ impl Reader<'_> {
             _ => {
                 self.diags.push(
                     Diagnostic::error(
-                        "wrong-type",
+                        Code::WrongType,
                         format!("{what} must be true or false, not `{}`", s.value),
                     )
                     .at(s.span),
@@ -485,7 +487,7 @@ impl Reader<'_> {
             Err(_) => {
                 self.diags.push(
                     Diagnostic::error(
-                        "wrong-type",
+                        Code::WrongType,
                         format!("{what} must be {expected}, not `{}`", s.value),
                     )
                     .at(s.span),
@@ -514,21 +516,13 @@ impl Reader<'_> {
             .collect()
     }
 
-    /// A Docker/Compose-style name: lowercase letters, digits, `-` and `_`, starting alphanumeric.
-    fn check_name(&mut self, key: &MarkedScalarNode, what: &str) {
-        let k = key.as_str();
-        let valid = !k.is_empty()
-            && k.len() <= 63
-            && k.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && k.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
+    /// A name the engine will see: the rule of its kind (see [`crate::names`]).
+    fn check_name(&mut self, name: &str, span: Span, kind: NameKind) {
+        if let Err(e) = names::check(kind, name) {
             self.diags.push(
-                Diagnostic::error("invalid-name", format!("`{k}` is not a valid {what} name"))
-                    .at(self.key_span(key))
-                    .hint("use 1 to 63 lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
+                Diagnostic::error(Code::InvalidName, e.to_string())
+                    .at(span)
+                    .hint(kind.rule()),
             );
         }
     }
@@ -552,26 +546,12 @@ impl Reader<'_> {
         match map.get_node("name") {
             Some(n) => {
                 if let Some(name) = self.string(n, "`name`") {
-                    let valid = !name.is_empty()
-                        && name.chars().all(|c| {
-                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                        })
-                        && name
-                            .chars()
-                            .next()
-                            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-                    if !valid {
-                        self.diags.push(
-                            Diagnostic::error("invalid-name", format!("`{}` is not a valid project name", name.value))
-                                .at(name.span)
-                                .hint("Compose project names are lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
-                        );
-                    }
+                    self.check_name(&name.value, name.span, NameKind::Project);
                     spec.name = name;
                 }
             }
             None => self.diags.push(
-                Diagnostic::error("missing-key", "the stack spec has no `name`")
+                Diagnostic::error(Code::MissingKey, "the stack spec has no `name`")
                     .at(Span::new(self.source, 1, 1, 1))
                     .hint("add `name: my-stack`: it becomes the Compose project name"),
             ),
@@ -593,7 +573,7 @@ impl Reader<'_> {
             .and_then(|n| self.mapping(n, "`secrets`"))
         {
             for (key, node) in s.iter() {
-                self.check_name(key, "secret");
+                self.check_name(key.as_str(), self.key_span(key), NameKind::Secret);
                 if let Some(decl) = self.secret(key, node) {
                     spec.secrets.insert(key.as_str().to_string(), decl);
                 }
@@ -604,7 +584,7 @@ impl Reader<'_> {
             .and_then(|n| self.mapping(n, "`networks`"))
         {
             for (key, node) in s.iter() {
-                self.check_name(key, "network");
+                self.check_name(key.as_str(), self.key_span(key), NameKind::Network);
                 let mut internal = true;
                 if let Some(m) = self.mapping(node, &format!("network `{}`", key.as_str())) {
                     self.check_keys(
@@ -627,7 +607,7 @@ impl Reader<'_> {
             .and_then(|n| self.mapping(n, "`volumes`"))
         {
             for (key, node) in s.iter() {
-                self.check_name(key, "volume");
+                self.check_name(key.as_str(), self.key_span(key), NameKind::Volume);
                 if let Some(m) = self.mapping(node, &format!("volume `{}`", key.as_str())) {
                     self.check_keys(m, &format!("volume `{}`", key.as_str()), &[], &[]);
                 }
@@ -639,7 +619,7 @@ impl Reader<'_> {
             Some(n) => {
                 if let Some(s) = self.mapping(n, "`services`") {
                     for (key, node) in s.iter() {
-                        self.check_name(key, "service");
+                        self.check_name(key.as_str(), self.key_span(key), NameKind::Service);
                         if let Some(svc) = self.service(key, node) {
                             spec.services.insert(key.as_str().to_string(), svc);
                         }
@@ -647,7 +627,7 @@ impl Reader<'_> {
                 }
             }
             None => self.diags.push(
-                Diagnostic::error("missing-key", "the stack spec has no `services`")
+                Diagnostic::error(Code::MissingKey, "the stack spec has no `services`")
                     .at(Span::new(self.source, 1, 1, 1))
                     .hint("add `services:` with at least one service"),
             ),
@@ -663,7 +643,7 @@ impl Reader<'_> {
             if let Some(d) = &l.driver {
                 if !matches!(d.value.as_str(), "json-file" | "local") {
                     self.diags.push(
-                        Diagnostic::error("invalid-value", format!("logging driver `{}` is not supported", d.value))
+                        Diagnostic::error(Code::InvalidValue, format!("logging driver `{}` is not supported", d.value))
                             .at(d.span)
                             .hint("use `json-file` or `local`: both rotate, and `docker logs` can read them"),
                     );
@@ -671,10 +651,9 @@ impl Reader<'_> {
             }
         }
         if let Some(n) = m.get_node("max_size") {
-            l.max_size = self.string(n, "`logging.max_size`");
-            if let Some(s) = &l.max_size {
-                self.check_size(s, "`logging.max_size`");
-            }
+            l.max_size = self
+                .unit::<Bytes>(n, "`logging.max_size`")
+                .and_then(|_| self.string(n, "`logging.max_size`"));
         }
         if let Some(n) = m.get_node("max_file") {
             l.max_file = self
@@ -684,72 +663,45 @@ impl Reader<'_> {
         l
     }
 
-    fn check_size(&mut self, s: &Spanned<String>, what: &str) {
-        if parse_bytes(&s.value).is_none() {
-            self.diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("{what} `{}` is not a size", s.value),
-                )
-                .at(s.span)
-                .hint("write a number with a unit: 512m, 1g, 10m, 64k"),
-            );
+    /// A value in one of the [`crate::units`] (or any type that parses from text), located.
+    fn unit<T: std::str::FromStr<Err = UnitError>>(
+        &mut self,
+        node: &Node,
+        what: &str,
+    ) -> Option<Spanned<T>> {
+        let s = self.string(node, what)?;
+        match s.value.parse::<T>() {
+            Ok(v) => Some(Spanned::new(v, s.span)),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("{what} `{}` is not {}", s.value, e.expected),
+                    )
+                    .at(s.span)
+                    .hint(e.hint),
+                );
+                None
+            }
         }
     }
 
-    fn check_duration(&mut self, s: &Spanned<String>, what: &str) {
-        if parse_duration(&s.value).is_none() {
-            self.diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("{what} `{}` is not a duration", s.value),
-                )
-                .at(s.span)
-                .hint("write a number with a unit: 500ms, 10s, 1m30s, 2h"),
-            );
-        }
-    }
-
-    fn restart(&mut self, n: &Node) -> Option<Spanned<String>> {
+    fn restart(&mut self, n: &Node) -> Option<Spanned<RestartPolicy>> {
         let r = self.string(n, "`restart`")?;
-        let ok = matches!(
-            r.value.as_str(),
-            "no" | "always" | "unless-stopped" | "on-failure"
-        ) || r
-            .value
-            .strip_prefix("on-failure:")
-            .is_some_and(|n| n.parse::<u32>().is_ok());
-        if !ok {
-            self.diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("`{}` is not a restart policy", r.value),
-                )
-                .at(r.span)
-                .hint("use unless-stopped, always, on-failure[:N] or no"),
-            );
+        match r.value.parse::<RestartPolicy>() {
+            Ok(p) => Some(Spanned::new(p, r.span)),
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("`{}` is not a restart policy", r.value),
+                    )
+                    .at(r.span)
+                    .hint(RestartPolicy::HINT),
+                );
+                None
+            }
         }
-        Some(r)
-    }
-
-    fn memory(&mut self, n: &Node, what: &str) -> Option<Spanned<String>> {
-        let m = self.string(n, what)?;
-        self.check_size(&m, what);
-        Some(m)
-    }
-
-    fn cpus(&mut self, n: &Node) -> Option<Spanned<String>> {
-        let c = self.string(n, "`cpus`")?;
-        if !c.value.parse::<f64>().is_ok_and(|v| v > 0.0) {
-            self.diags.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    format!("`cpus` must be a positive number, not `{}`", c.value),
-                )
-                .at(c.span),
-            );
-        }
-        Some(c)
     }
 
     fn defaults(&mut self, m: &MarkedMappingNode) -> Defaults {
@@ -765,10 +717,10 @@ impl Reader<'_> {
             d.logging = self.logging(l, "`defaults.logging`");
         }
         if let Some(n) = m.get_node("memory") {
-            d.memory = self.memory(n, "`defaults.memory`");
+            d.memory = self.unit(n, "`defaults.memory`");
         }
         if let Some(n) = m.get_node("cpus") {
-            d.cpus = self.cpus(n);
+            d.cpus = self.unit(n, "`defaults.cpus`");
         }
         if let Some(n) = m.get_node("pids_limit") {
             d.pids_limit = self.number(n, "`pids_limit`", "a whole number");
@@ -779,7 +731,7 @@ impl Reader<'_> {
                 if ip.value.parse::<std::net::IpAddr>().is_err() {
                     self.diags.push(
                         Diagnostic::error(
-                            "invalid-value",
+                            Code::InvalidValue,
                             format!("`{}` is not an IP address", ip.value),
                         )
                         .at(ip.span),
@@ -788,17 +740,14 @@ impl Reader<'_> {
             }
         }
         if let Some(n) = m.get_node("stop_grace_period") {
-            d.stop_grace_period = self.string(n, "`stop_grace_period`");
-            if let Some(s) = d.stop_grace_period.clone() {
-                self.check_duration(&s, "`stop_grace_period`");
-            }
+            d.stop_grace_period = self.unit(n, "`defaults.stop_grace_period`");
         }
         if let Some(n) = m.get_node("healthcheck") {
             d.healthcheck = self.healthcheck(n);
             if let Some(h) = &d.healthcheck {
                 if h.test.is_some() || h.disabled {
                     self.diags.push(
-                        Diagnostic::error("invalid-value", "`defaults.healthcheck` sets timing only")
+                        Diagnostic::error(Code::InvalidValue, "`defaults.healthcheck` sets timing only")
                             .at(h.span)
                             .hint("give interval, timeout, retries or start_period; a test belongs to a kind or a service"),
                     );
@@ -811,7 +760,7 @@ impl Reader<'_> {
                 if !matches!(s.value.as_str(), "per-service" | "shared") {
                     self.diags.push(
                         Diagnostic::error(
-                            "invalid-value",
+                            Code::InvalidValue,
                             format!(
                                 "`network_isolation` is `per-service` or `shared`, not `{}`",
                                 s.value
@@ -830,7 +779,7 @@ impl Reader<'_> {
         let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
         let Some(m) = self.mapping(node, &what) else {
             self.diags.push(
-                Diagnostic::error("invalid-secret", format!("{what} has no source"))
+                Diagnostic::error(Code::InvalidSecret, format!("{what} has no source"))
                     .at(name.span)
                     .hint("give one of `env: VAR`, `file: path` or `generate: 32`"),
             );
@@ -844,7 +793,7 @@ impl Reader<'_> {
         if given.len() != 1 {
             self.diags.push(
                 Diagnostic::error(
-                    "invalid-secret",
+                    Code::InvalidSecret,
                     format!("{what} needs exactly one source, it has {}", given.len()),
                 )
                 .at(name.span)
@@ -863,7 +812,7 @@ impl Reader<'_> {
                 {
                     self.diags.push(
                         Diagnostic::error(
-                            "invalid-secret",
+                            Code::InvalidSecret,
                             format!("`{}` is not a variable name", var.value),
                         )
                         .at(var.span)
@@ -883,7 +832,7 @@ impl Reader<'_> {
                 if !(16..=4096).contains(&n.value) {
                     self.diags.push(
                         Diagnostic::error(
-                            "invalid-secret",
+                            Code::InvalidSecret,
                             format!("`generate: {}` is out of range", n.value),
                         )
                         .at(n.span)
@@ -933,7 +882,7 @@ impl Reader<'_> {
                     span: s.span,
                 }),
                 _ => self.diags.push(
-                    Diagnostic::error("invalid-publish", format!("cannot read `{}` as a published port", s.value))
+                    Diagnostic::error(Code::InvalidPublish, format!("cannot read `{}` as a published port", s.value))
                         .at(s.span)
                         .hint("write HOST_PORT, HOST_PORT:CONTAINER_PORT, IP:HOST_PORT or IP:HOST_PORT:CONTAINER_PORT"),
                 ),
@@ -954,7 +903,7 @@ impl Reader<'_> {
                 )),
                 true => {
                     self.diags.push(
-                        Diagnostic::error("invalid-value", "`healthcheck: true` says nothing")
+                        Diagnostic::error(Code::InvalidValue, "`healthcheck: true` says nothing")
                             .at(span)
                             .hint("omit it to use the kind's healthcheck, give a mapping with `test:`, or `false` for a one-shot job"),
                     );
@@ -979,7 +928,7 @@ impl Reader<'_> {
             };
             if !test.is_empty() && !matches!(test[0].as_str(), "CMD" | "CMD-SHELL") {
                 self.diags.push(
-                    Diagnostic::error("invalid-value", "a healthcheck test list starts with CMD or CMD-SHELL")
+                    Diagnostic::error(Code::InvalidValue, "a healthcheck test list starts with CMD or CMD-SHELL")
                         .at(self.span(n))
                         .hint("e.g. [CMD, wget, -q, -O, /dev/null, http://127.0.0.1:8000/health], or a string for a shell command"),
                 );
@@ -992,10 +941,9 @@ impl Reader<'_> {
             ("start_period", &mut h.start_period),
         ] {
             if let Some(n) = m.get_node(key) {
-                if let Some(s) = self.string(n, &format!("`healthcheck.{key}`")) {
-                    self.check_duration(&s, &format!("`healthcheck.{key}`"));
-                    *slot = Some(s.value);
-                }
+                *slot = self
+                    .unit::<Duration>(n, &format!("`healthcheck.{key}`"))
+                    .map(|d| d.value);
             }
         }
         if let Some(n) = m.get_node("retries") {
@@ -1021,7 +969,7 @@ impl Reader<'_> {
             Some(n) => self.string(n, "`kind`"),
             None => {
                 self.diags.push(
-                    Diagnostic::error("missing-key", format!("{what} has no `kind`"))
+                    Diagnostic::error(Code::MissingKey, format!("{what} has no `kind`"))
                         .at(name.span)
                         .hint("every service names a kind (a template): postgres, redis, http, worker, static-web, ..."),
                 );
@@ -1059,7 +1007,7 @@ impl Reader<'_> {
         };
         if m.get_node("image").is_none() {
             self.diags.push(
-                Diagnostic::error("missing-key", format!("{what} has no `image`"))
+                Diagnostic::error(Code::MissingKey, format!("{what} has no `image`"))
                     .at(svc.name.span)
                     .hint("add `image: name:tag` (pinning by digest, name@sha256:..., is also accepted)"),
             );
@@ -1072,7 +1020,7 @@ impl Reader<'_> {
                     svc.port = self.number::<u16>(n, "`port`", "a port number (1-65535)");
                     if svc.port.as_ref().is_some_and(|p| p.value == 0) {
                         self.diags.push(
-                            Diagnostic::error("invalid-value", "`port` must be 1-65535")
+                            Diagnostic::error(Code::InvalidValue, "`port` must be 1-65535")
                                 .at(self.span(n)),
                         );
                     }
@@ -1092,7 +1040,7 @@ impl Reader<'_> {
                             {
                                 self.diags.push(
                                     Diagnostic::error(
-                                        "invalid-name",
+                                        Code::InvalidName,
                                         format!(
                                             "`{}` is not an environment variable name",
                                             ek.as_str()
@@ -1111,7 +1059,7 @@ impl Reader<'_> {
                 "command" | "entrypoint" => {
                     if let Node::Scalar(_) = n {
                         self.diags.push(
-                            Diagnostic::error("wrong-type", format!("`{}` must be a list of arguments", k.as_str()))
+                            Diagnostic::error(Code::WrongType, format!("`{}` must be a list of arguments", k.as_str()))
                                 .at(self.span(n))
                                 .hint("write it as a list, e.g. [\"celery\", \"worker\"], so no shell re-splits it"),
                         );
@@ -1131,8 +1079,8 @@ impl Reader<'_> {
                 }
                 "user" => svc.user = self.string(n, "`user`"),
                 "restart" => svc.restart = self.restart(n),
-                "memory" => svc.memory = self.memory(n, "`memory`"),
-                "cpus" => svc.cpus = self.cpus(n),
+                "memory" => svc.memory = self.unit(n, "`memory`"),
+                "cpus" => svc.cpus = self.unit(n, "`cpus`"),
                 "pids_limit" => svc.pids_limit = self.number(n, "`pids_limit`", "a whole number"),
                 "healthcheck" => svc.healthcheck = self.healthcheck(n),
                 "logging" => {
@@ -1152,12 +1100,7 @@ impl Reader<'_> {
                         .map(|s| s.value)
                         .collect()
                 }
-                "stop_grace_period" => {
-                    svc.stop_grace_period = self.string(n, "`stop_grace_period`");
-                    if let Some(s) = svc.stop_grace_period.clone() {
-                        self.check_duration(&s, "`stop_grace_period`");
-                    }
-                }
+                "stop_grace_period" => svc.stop_grace_period = self.unit(n, "`stop_grace_period`"),
                 other if other.starts_with("x-") => {}
                 other => {
                     let value = self.json(n);
@@ -1224,63 +1167,6 @@ pub fn interpolate_value(
     .interpolate(raw, what)
 }
 
-/// Bytes in a Compose size (`512m`, `1g`, `10m`, `64k`, `1024`, `1.5g`).
-pub fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        't' => (&s[..s.len() - 1], 1 << 40),
-        _ => (s, 1),
-    };
-    let v: f64 = num.parse().ok()?;
-    (v.is_finite() && v > 0.0).then_some((v * mult as f64) as u64)
-}
-
-/// Nanoseconds in a Compose duration (`10s`, `1m30s`, `500ms`, `2h`).
-pub fn parse_duration(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let v: f64 = num.parse().ok()?;
-        num.clear();
-        let ns = match unit.as_str() {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total = total.checked_add((v * ns) as u64)?;
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1302,7 +1188,7 @@ mod tests {
     }
 
     fn codes(d: &Diagnostics) -> Vec<&'static str> {
-        d.items.iter().map(|d| d.code).collect()
+        d.items.iter().map(|d| d.code.as_str()).collect()
     }
 
     #[test]
@@ -1319,7 +1205,7 @@ mod tests {
     #[test]
     fn unknown_top_level_key_is_located_with_a_hint() {
         let (_, d) = parse_str("name: s\nservises: {}\n");
-        let unknown = d.items.iter().find(|d| d.code == "unknown-key").unwrap();
+        let unknown = d.items.iter().find(|d| d.code == Code::UnknownKey).unwrap();
         assert_eq!(unknown.span.unwrap().line, 2);
         assert_eq!(unknown.hint.as_deref(), Some("did you mean `services`?"));
     }
@@ -1361,16 +1247,5 @@ mod tests {
         let (spec, d) = parse_str(&text);
         assert!(spec.is_none());
         assert_eq!(codes(&d), vec!["spec-too-deep"]);
-    }
-
-    #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_bytes("512m"), Some(512 << 20));
-        assert_eq!(parse_bytes("1g"), Some(1 << 30));
-        assert_eq!(parse_bytes("1.5k"), Some(1536));
-        assert_eq!(parse_bytes("lots"), None);
-        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
-        assert_eq!(parse_duration("500ms"), Some(500_000_000));
-        assert_eq!(parse_duration("10"), None);
     }
 }

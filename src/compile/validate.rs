@@ -25,8 +25,8 @@
 use crate::compile::env::looks_secret;
 use crate::compile::kinds::{Kind, Kinds, ParamType};
 use crate::compile::spec::{ServiceSpec, Spec};
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
-use crate::model::{Compose, Condition, ServiceNetwork};
+use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, Span};
+use crate::model::{Compose, Condition, Lifecycle, ServiceNetwork};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const EDGE_NETWORK: &str = "edge";
@@ -95,7 +95,7 @@ pub fn check<'a>(
                     &s.value,
                     s.span,
                     spec.secrets.keys().map(String::as_str),
-                    "unknown-secret",
+                    Code::UnknownSecret,
                     "secret",
                     "declare it under the top-level `secrets:`",
                     diags,
@@ -106,7 +106,7 @@ pub fn check<'a>(
         for u in &svc.uses {
             if u.value == *name {
                 diags.push(
-                    Diagnostic::error("self-use", format!("service `{name}` uses itself"))
+                    Diagnostic::error(Code::SelfUse, format!("service `{name}` uses itself"))
                         .at(u.span),
                 );
             } else if !spec.services.contains_key(&u.value) {
@@ -114,7 +114,7 @@ pub fn check<'a>(
                     &u.value,
                     u.span,
                     names.iter().copied(),
-                    "unknown-service",
+                    Code::UnknownService,
                     "service",
                     "`uses` names services of this stack",
                     diags,
@@ -128,15 +128,18 @@ pub fn check<'a>(
                 .iter()
                 .filter(|n| !spec.networks.contains_key(&n.value))
             {
-                unknown_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), "unknown-network", "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
+                unknown_ref(&n.value, n.span, spec.networks.keys().map(String::as_str), Code::UnknownNetwork, "network", "a service's `networks:` names networks declared under the top-level `networks:`", diags);
             }
         }
         if svc.kind.value.is_empty() {
             continue; // reported by the parser
         }
+        if kinds.broken.contains(&svc.kind.value) {
+            continue; // its template's problem is reported
+        }
         let Some(kind) = kinds.get(&svc.kind.value) else {
             let mut d = Diagnostic::error(
-                "unknown-kind",
+                Code::UnknownKind,
                 format!("service `{name}` has unknown kind `{}`", svc.kind.value),
             )
             .at(svc.kind.span);
@@ -156,7 +159,7 @@ pub fn check<'a>(
             if p.container_port.is_none() && port.is_none() {
                 diags.push(
                     Diagnostic::error(
-                        "publish-without-port",
+                        Code::PublishWithoutPort,
                         format!("service `{name}` publishes {} but has no port", p.host_port),
                     )
                     .at(p.span)
@@ -186,7 +189,7 @@ fn unknown_ref<'a>(
     value: &str,
     span: Span,
     candidates: impl Iterator<Item = &'a str>,
-    code: &'static str,
+    code: Code,
     what: &str,
     help: &str,
     diags: &mut Diagnostics,
@@ -203,8 +206,11 @@ fn check_image(spec: &Spec, svc: &ServiceSpec, diags: &mut Diagnostics) {
     let i = &image.value;
     if i.is_empty() || i.chars().any(|c| c.is_whitespace()) {
         diags.push(
-            Diagnostic::error("invalid-image", format!("`{i}` is not an image reference"))
-                .at(image.span),
+            Diagnostic::error(
+                Code::InvalidImage,
+                format!("`{i}` is not an image reference"),
+            )
+            .at(image.span),
         );
         return;
     }
@@ -218,12 +224,12 @@ fn check_image(spec: &Spec, svc: &ServiceSpec, diags: &mut Diagnostics) {
     }
     match tag {
         None | Some("") => diags.push(
-            Diagnostic::error("image-untagged", format!("image `{i}` has no tag, so it means `latest`"))
+            Diagnostic::error(Code::ImageUntagged, format!("image `{i}` has no tag, so it means `latest`"))
                 .at(image.span)
                 .hint("pin a version (`name:1.4.2`) or a digest; `allow_latest: true` accepts it on purpose"),
         ),
         Some("latest") => diags.push(
-            Diagnostic::error("image-latest", format!("image `{i}` uses the `latest` tag"))
+            Diagnostic::error(Code::ImageLatest, format!("image `{i}` uses the `latest` tag"))
                 .at(image.span)
                 .hint("pin a version (`name:1.4.2`) or a digest, so a redeploy cannot change what runs; `allow_latest: true` accepts it on purpose"),
         ),
@@ -249,7 +255,7 @@ fn check_params(
                 .copied()
                 .chain(kind.meta.params.keys().map(String::as_str));
             let d = Diagnostic::error(
-                "unknown-key",
+                Code::UnknownKey,
                 format!(
                     "unknown key `{key}` in service `{name}` (kind `{}`)",
                     kind.name
@@ -283,7 +289,7 @@ fn check_params(
             if meta.required {
                 diags.push(
                     Diagnostic::error(
-                        "missing-key",
+                        Code::MissingKey,
                         format!("service `{name}` (kind `{}`) needs `{key}`", kind.name),
                     )
                     .at(svc.name.span)
@@ -304,7 +310,7 @@ fn check_params(
         if !ok {
             diags.push(
                 Diagnostic::error(
-                    "wrong-type",
+                    Code::WrongType,
                     format!("`{key}` of service `{name}` must be a {:?}", meta.ty).to_lowercase(),
                 )
                 .at_opt(span)
@@ -323,7 +329,7 @@ fn check_params(
             if let Some(bad) = bad {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!("`{bad}` in `{key}` of service `{name}` is not a plain name"),
                     )
                     .at_opt(span)
@@ -340,7 +346,7 @@ fn check_params(
                             s,
                             span,
                             spec.secrets.keys().map(String::as_str),
-                            "unknown-secret",
+                            Code::UnknownSecret,
                             "secret",
                             "declare it under the top-level `secrets:`",
                             diags,
@@ -352,7 +358,7 @@ fn check_params(
                     s,
                     span,
                     services.iter().copied(),
-                    "unknown-service",
+                    Code::UnknownService,
                     "service",
                     "name a service of this stack",
                     diags,
@@ -383,7 +389,7 @@ fn check_env(name: &str, svc: &ServiceSpec, diags: &mut Diagnostics) {
         {
             let secret = e.key.value.to_ascii_lowercase();
             diags.push(
-                Diagnostic::error("plain-secret", format!("service `{name}` sets `{}` as a plain environment value; it looks like a secret", e.key.value))
+                Diagnostic::error(Code::PlainSecret, format!("service `{name}` sets `{}` as a plain environment value; it looks like a secret", e.key.value))
                     .at(e.key.span)
                     .hint(format!(
                         "declare `{secret}: {{ env: {} }}` under `secrets:` and list `{secret}` in this service's `secrets:` (the service then reads {}_FILE); if it is not a secret, add it to `not_secret:`",
@@ -411,7 +417,7 @@ pub fn check_host_path(
     let hint = "keep it inside the directory of the spec, or set `allow_host_paths: true` at the top of the spec";
     if path.starts_with('/') {
         diags.push(
-            Diagnostic::error("host-path", format!("{what} is an absolute host path"))
+            Diagnostic::error(Code::HostPath, format!("{what} is an absolute host path"))
                 .at(span)
                 .hint(hint),
         );
@@ -429,7 +435,7 @@ pub fn check_host_path(
         if depth < 0 {
             diags.push(
                 Diagnostic::error(
-                    "host-path",
+                    Code::HostPath,
                     format!("{what} climbs out of the project directory"),
                 )
                 .at(span)
@@ -441,7 +447,7 @@ pub fn check_host_path(
         rel.push(part);
         if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
             diags.push(
-                Diagnostic::error("host-path", format!("{what} goes through the symbolic link {}", rel.display()))
+                Diagnostic::error(Code::HostPath, format!("{what} goes through the symbolic link {}", rel.display()))
                     .at(span)
                     .hint("a link could point anywhere on the host; use the real path, or set `allow_host_paths: true`"),
             );
@@ -465,7 +471,7 @@ fn check_volumes(
             _ => {
                 diags.push(
                     Diagnostic::error(
-                        "invalid-volume",
+                        Code::InvalidVolume,
                         format!("cannot read volume `{}` of service `{name}`", v.value),
                     )
                     .at(v.span)
@@ -477,7 +483,7 @@ fn check_volumes(
         if !target.starts_with('/') {
             diags.push(
                 Diagnostic::error(
-                    "invalid-volume",
+                    Code::InvalidVolume,
                     format!("volume target `{target}` is not an absolute path"),
                 )
                 .at(v.span),
@@ -486,7 +492,7 @@ fn check_volumes(
         if mode.is_some_and(|m| m != "ro" && m != "rw") {
             diags.push(
                 Diagnostic::error(
-                    "invalid-volume",
+                    Code::InvalidVolume,
                     format!("volume mode `{}` is not ro or rw", mode.unwrap_or_default()),
                 )
                 .at(v.span),
@@ -506,7 +512,7 @@ fn check_volumes(
                 source,
                 v.span,
                 spec.volumes.keys().map(String::as_str),
-                "unknown-volume",
+                Code::UnknownVolume,
                 "volume",
                 "declare named volumes under the top-level `volumes:`",
                 diags,
@@ -525,17 +531,15 @@ fn check_ports(spec: &Spec, ports: &HashMap<String, Option<u16>>, diags: &mut Di
             match seen.get(&p.host_port) {
                 Some((other, first)) => diags.push(
                     Diagnostic::error(
-                        "port-conflict",
+                        Code::PortConflict,
                         format!(
                             "host port {} is published by both `{other}` and `{name}`",
                             p.host_port
                         ),
                     )
                     .at(p.span)
-                    .hint(format!(
-                        "`{other}` publishes it at line {}; give one of them another host port",
-                        first.line
-                    )),
+                    .label(*first, format!("`{other}` publishes it here"))
+                    .hint("give one of them another host port"),
                 ),
                 None => {
                     seen.insert(p.host_port, (name, p.span));
@@ -598,7 +602,7 @@ fn topological_order(spec: &Spec, diags: &mut Diagnostics) -> Option<Vec<String>
                 .chain([current.value.as_str()])
                 .collect();
             diags.push(
-                Diagnostic::error("dependency-cycle", format!("dependency cycle: {}", cycle.join(" -> ")))
+                Diagnostic::error(Code::DependencyCycle, format!("dependency cycle: {}", cycle.join(" -> ")))
                     .at(current.span)
                     .hint("services start in `uses` order, so `uses` must not loop; drop one of these edges"),
             );
@@ -662,7 +666,7 @@ pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: 
         let at = kind_source.get(name).map(|src| Span::new(*src, 1, 1, 1));
         let mut fail = |what: &str, hint: &str| {
             diags.push(
-                Diagnostic::error("policy", format!("service `{name}` {what}"))
+                Diagnostic::error(Code::Policy, format!("service `{name}` {what}"))
                     .at_opt(at)
                     .hint(hint.to_string()),
             );
@@ -673,7 +677,7 @@ pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: 
                 "every service needs `restart:` so it survives a reboot",
             );
         }
-        if s.is_long_running() && s.healthcheck.is_none() {
+        if compose.lifecycle(name) == Lifecycle::LongRunning && s.healthcheck.is_none() {
             fail(
                 "runs until stopped but has no healthcheck",
                 "give the kind a healthcheck, or `healthcheck:` in the spec",
@@ -706,7 +710,7 @@ pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: 
         for (dep, d) in &s.depends_on {
             if let Some(target) = compose.services.get(dep) {
                 if target.healthcheck.is_some()
-                    && target.is_long_running()
+                    && compose.lifecycle(dep) == Lifecycle::LongRunning
                     && d.condition != Condition::ServiceHealthy
                 {
                     fail(

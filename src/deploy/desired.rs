@@ -44,7 +44,8 @@ impl Desired {
         // name what the file says now, even if someone edited the compiled file by hand.
         for svc in compose.services.values_mut() {
             let hash = svc.config_hash();
-            svc.labels.insert(model::LABEL_CONFIG_HASH.into(), hash);
+            svc.labels
+                .insert(model::labels::LABEL_CONFIG_HASH.into(), hash);
         }
         check_names(&compose).map_err(|e| DesiredError::Parse(file.to_path_buf(), e))?;
         let mut sources = Sources::default();
@@ -121,7 +122,7 @@ impl Desired {
             .iter()
             .map(|(name, svc)| {
                 let e = crate::deploy::state::Expected {
-                    config_hash: svc.labels.get(model::LABEL_CONFIG_HASH).cloned(),
+                    config_hash: svc.labels.get(model::labels::LABEL_CONFIG_HASH).cloned(),
                     content: crate::deploy::plan::content_label(svc, &self.hashes),
                 };
                 (name.clone(), e)
@@ -138,40 +139,32 @@ impl Desired {
     }
 }
 
-/// Docker's rules for the names fedgen passes to the engine (a hand-edited file could break them):
-/// lowercase letters, digits, `-` and `_`, starting with a letter or digit, at most 63 long.
+/// The names fedgen passes to the engine, checked by the same rules the compiler uses
+/// ([`crate::names`]), since a hand-edited or hand-written file could break them.
 pub fn check_names(compose: &Compose) -> Result<(), String> {
-    let valid = |n: &str| {
-        !n.is_empty()
-            && n.len() <= 63
-            && n.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && n.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    };
+    use crate::names::{check, NameKind};
     let kinds = [
-        ("project", vec![compose.name.as_str()]),
+        (NameKind::Project, vec![compose.name.as_str()]),
         (
-            "service",
+            NameKind::Service,
             compose.services.keys().map(String::as_str).collect(),
         ),
         (
-            "network",
+            NameKind::Network,
             compose.networks.keys().map(String::as_str).collect(),
         ),
         (
-            "volume",
+            NameKind::Volume,
             compose.volumes.keys().map(String::as_str).collect(),
         ),
         (
-            "secret",
+            NameKind::Secret,
             compose.secrets.keys().map(String::as_str).collect(),
         ),
     ];
-    for (what, names) in kinds {
-        if let Some(bad) = names.into_iter().find(|n| !valid(n)) {
-            return Err(format!("`{bad}` is not a valid {what} name (lowercase letters, digits, `-` and `_`, starting with a letter or digit)"));
+    for (kind, names) in kinds {
+        for name in names {
+            check(kind, name).map_err(|e| format!("{e}: {}", kind.rule()))?;
         }
     }
     Ok(())
@@ -193,7 +186,7 @@ mod tests {
         let file = dir.path().join("edited.yml");
         std::fs::write(&file, &text).unwrap();
         let label = |d: &Desired| {
-            d.compose.services["job-processor"].labels[model::LABEL_CONFIG_HASH].clone()
+            d.compose.services["job-processor"].labels[model::labels::LABEL_CONFIG_HASH].clone()
         };
         let before = label(&Desired::load(&file, None).unwrap());
         assert!(text.contains("JOB_TIMEOUT: '3600'"));
@@ -207,7 +200,7 @@ mod tests {
             .compose
             .services
             .iter()
-            .filter(|(_, s)| s.labels[model::LABEL_CONFIG_HASH] != s.config_hash())
+            .filter(|(_, s)| s.labels[model::labels::LABEL_CONFIG_HASH] != s.config_hash())
             .map(|(n, _)| n)
             .collect();
         assert!(
@@ -229,7 +222,7 @@ mod tests {
             let compose = Compose::from_compose_yaml(&text).unwrap();
             for (name, svc) in &compose.services {
                 assert_eq!(
-                    svc.labels.get(model::LABEL_CONFIG_HASH),
+                    svc.labels.get(model::labels::LABEL_CONFIG_HASH),
                     Some(&svc.config_hash()),
                     "{golden}: {name}"
                 );
@@ -249,5 +242,8 @@ mod tests {
         c.services.clear();
         c.name = "../etc".into();
         assert!(check_names(&c).unwrap_err().contains("project"));
+        // The compiler accepts a 64-character project name; so does the deployer.
+        c.name = "p".repeat(64);
+        assert!(check_names(&c).is_ok());
     }
 }

@@ -42,6 +42,17 @@ impl EngineError {
     }
 }
 
+/// The engine's address when nothing says otherwise (the docker CLI's default).
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// The engine address fedgen will use: `DOCKER_HOST`, else [`DEFAULT_HOST`].
+pub fn configured_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.into())
+}
+
 /// A connected engine. Cheap to clone; clones share the call counter.
 #[derive(Clone)]
 pub struct Engine {
@@ -55,8 +66,7 @@ impl Engine {
     /// Connects to `DOCKER_HOST` (default: the local socket), negotiates the API version and
     /// pings, so that an unreachable engine is reported here, once, clearly.
     pub async fn connect() -> Result<Engine, EngineError> {
-        let host =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let host = configured_host();
         let unreachable = |e: bollard::errors::Error| {
             let detail = chain(&e);
             let lower = detail.to_lowercase();

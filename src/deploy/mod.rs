@@ -1,14 +1,18 @@
-//! The deployer: what runs on a Docker host, compared with a compiled compose file.
+//! The deployer: what runs on a Docker host, compared with a compose file and converged to it.
 //!
-//! [`engine`] (connection, counted calls) -> [`state`] (the host, normalized into the shared
-//! model) -> [`plan`] (desired against observed: per service unchanged, create, recreate, update
-//! in place or start, with every reason; networks, volumes, orphans, conflicts) -> [`report`]
-//! (text with a unified diff, or versioned JSON).
+//! [`desired`] (the file, and content hashes of its secrets) -> [`engine`] (connection, counted
+//! calls) -> [`state`] (the host, read through [`mapping`] into the shared model) -> [`plan`]
+//! (desired against observed, per service, each change a [`field::Field`]) -> [`report`] (text
+//! with a unified diff, or versioned JSON) and [`apply`] (the rollout). [`session`] ties
+//! connect, lock and plan together for the commands; [`lock`] serializes applies.
 
 pub mod apply;
 pub mod desired;
 pub mod engine;
+pub mod field;
 pub mod lock;
+pub mod mapping;
 pub mod plan;
 pub mod report;
+pub mod session;
 pub mod state;

@@ -11,12 +11,12 @@
 //! observable on the engine) so that equal configurations compare equal.
 
 use crate::compile::env::looks_secret;
-use crate::compile::spec::{parse_bytes, parse_duration};
-use crate::deploy::state::{
-    self, caps, format_bytes, format_cpus, format_duration, Conflict, Observed, Refresh,
-    LABEL_SECRETS,
-};
-use crate::model::{Compose, Service, LABEL_CONFIG_HASH};
+use crate::deploy::field::Field;
+use crate::deploy::mapping::caps;
+use crate::deploy::state::{self, Conflict, Observed, Refresh};
+use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_SECRETS};
+use crate::model::{Compose, Service};
+use crate::names;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,13 +61,24 @@ pub enum Origin {
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     /// What changed: `restart`, `env JOB_TIMEOUT`, `network backend-net`, `image`, ...
-    pub field: String,
+    pub field: Field,
     /// The value on the host (`-` when absent); secret values are never included.
     pub from: String,
     /// The value the file wants.
     pub to: String,
-    /// The engine can change it without recreating the container.
+    /// The engine can change it without recreating the container (decided by the field).
     pub in_place: bool,
+}
+
+impl Change {
+    pub fn new(field: Field, from: impl Into<String>, to: impl Into<String>) -> Change {
+        Change {
+            in_place: field.in_place(),
+            field,
+            from: from.into(),
+            to: to.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,6 +200,11 @@ pub fn plan(
             });
             continue;
         };
+        // What the container's image sets is not the file's intent, on either side.
+        let mut want_c = want_c;
+        if let Some(img) = &c.image {
+            img.strip(&mut want_c);
+        }
         let have_c = match &c.listed {
             None => canonical_actual(&c.config, &want_c),
             Some(networks) => as_listed(&want_c, networks),
@@ -205,22 +221,14 @@ pub fn plan(
             Some(Origin::Drift)
         };
         if file_changed && changes.is_empty() {
-            changes.push(Change {
-                field: "config hash".into(),
-                from: short(
-                    c.labels
-                        .get(LABEL_CONFIG_HASH)
-                        .map(String::as_str)
-                        .unwrap_or("-"),
-                ),
-                to: short(
-                    want.labels
-                        .get(LABEL_CONFIG_HASH)
-                        .map(String::as_str)
-                        .unwrap_or("-"),
-                ),
-                in_place: false,
-            });
+            let hash = |s: &std::collections::BTreeMap<String, String>| {
+                short(s.get(LABEL_CONFIG_HASH).map(String::as_str).unwrap_or("-"))
+            };
+            changes.push(Change::new(
+                Field::ConfigHash,
+                hash(&c.labels),
+                hash(&want.labels),
+            ));
             origin = Some(Origin::File);
         }
         if let Some(expected) = content_label(want, hashes) {
@@ -229,14 +237,12 @@ pub fn plan(
                     for (name, h) in parse_content(&expected) {
                         let old = parse_content(actual).get(&name).cloned();
                         if old.as_ref() != Some(&h) {
-                            changes.push(Change {
-                                field: format!("content of {name}"),
-                                from: old
-                                    .map(|o| format!("sha256:{o}"))
+                            changes.push(Change::new(
+                                Field::Content(name),
+                                old.map(|o| format!("sha256:{o}"))
                                     .unwrap_or_else(|| "-".into()),
-                                to: format!("sha256:{h}"),
-                                in_place: false,
-                            });
+                                format!("sha256:{h}"),
+                            ));
                         }
                     }
                     origin = origin.or(Some(Origin::Content));
@@ -245,22 +251,20 @@ pub fn plan(
                 None => content_unverified = true,
             }
         }
-        let canonical_name = format!("{}-{name}-1", desired.name);
+        let canonical_name = names::container_name(&desired.name, name, 1);
         if c.name != canonical_name {
-            changes.push(Change {
-                field: "container name".into(),
-                from: c.name.clone(),
-                to: canonical_name,
-                in_place: false,
-            });
+            changes.push(Change::new(
+                Field::ContainerName,
+                c.name.clone(),
+                canonical_name,
+            ));
         }
         if containers.len() > 1 {
-            changes.push(Change {
-                field: "containers".into(),
-                from: containers.len().to_string(),
-                to: "1".into(),
-                in_place: false,
-            });
+            changes.push(Change::new(
+                Field::Containers,
+                containers.len().to_string(),
+                "1",
+            ));
         }
         let action = if changes.iter().any(|ch| !ch.in_place) {
             Action::Recreate
@@ -379,22 +383,10 @@ fn short(hash: &str) -> String {
 /// The desired service in the canonical form the engine side is normalized to.
 pub fn canonical(s: &Service, base_dir: &Path) -> Service {
     let mut c = s.clone();
-    let dur = |d: &Option<String>| d.as_deref().and_then(parse_duration).map(format_duration);
     if let Some(h) = &mut c.healthcheck {
-        h.interval = dur(&h.interval);
-        h.timeout = dur(&h.timeout);
-        h.start_period = dur(&h.start_period).filter(|p| p != "0s");
+        h.start_period = h.start_period.filter(|p| p.as_nanos() > 0);
     }
-    c.stop_grace_period = dur(&c.stop_grace_period);
     if let Some(d) = &mut c.deploy {
-        if let Some(l) = &mut d.resources.limits {
-            l.memory = l.memory.as_deref().and_then(parse_bytes).map(format_bytes);
-            l.cpus = l
-                .cpus
-                .as_deref()
-                .and_then(|c| c.parse::<f64>().ok())
-                .map(format_cpus);
-        }
         d.resources.reservations = None;
     }
     c.cap_add = caps(Some(c.cap_add));
@@ -465,42 +457,29 @@ fn show<T: Serialize>(v: &T) -> String {
     }
 }
 
-fn field<T: Serialize + PartialEq>(
-    out: &mut Vec<Change>,
-    name: &str,
-    have: &T,
-    want: &T,
-    in_place: bool,
-) {
+fn field<T: Serialize + PartialEq>(out: &mut Vec<Change>, field: Field, have: &T, want: &T) {
     if have != want {
-        out.push(Change {
-            field: name.to_string(),
-            from: show(have),
-            to: show(want),
-            in_place,
-        });
+        out.push(Change::new(field, show(have), show(want)));
     }
 }
 
 /// Every difference between two canonical services, in the order a reader scans a service.
 pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
     let mut out = Vec::new();
-    field(&mut out, "image", &have.image, &want.image, false);
-    field(&mut out, "command", &have.command, &want.command, false);
+    field(&mut out, Field::Image, &have.image, &want.image);
+    field(&mut out, Field::Command, &have.command, &want.command);
     field(
         &mut out,
-        "entrypoint",
+        Field::Entrypoint,
         &have.entrypoint,
         &want.entrypoint,
-        false,
     );
-    field(&mut out, "user", &have.user, &want.user, false);
+    field(&mut out, Field::User, &have.user, &want.user);
     field(
         &mut out,
-        "working_dir",
+        Field::WorkingDir,
         &have.working_dir,
         &want.working_dir,
-        false,
     );
     let keys: BTreeSet<&String> = have
         .environment
@@ -515,100 +494,75 @@ pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
                 Some(_) if looks_secret(k) => "(redacted)".to_string(),
                 Some(v) => v.clone(),
             };
-            out.push(Change {
-                field: format!("env {k}"),
-                from: redact(h),
-                to: redact(w),
-                in_place: false,
-            });
+            out.push(Change::new(Field::Env(k.clone()), redact(h), redact(w)));
         }
     }
-    field(&mut out, "restart", &have.restart, &want.restart, true);
+    field(&mut out, Field::Restart, &have.restart, &want.restart);
     field(
         &mut out,
-        "healthcheck",
+        Field::Healthcheck,
         &have.healthcheck,
         &want.healthcheck,
-        false,
     );
     let nets: BTreeSet<&String> = have.networks.keys().chain(want.networks.keys()).collect();
     for n in nets {
         match (have.networks.get(n), want.networks.get(n)) {
-            (None, Some(w)) => out.push(Change {
-                field: format!("network {n}"),
-                from: "missing".into(),
-                to: if w.aliases.is_empty() {
+            (None, Some(w)) => out.push(Change::new(
+                Field::Network(n.clone()),
+                "missing",
+                if w.aliases.is_empty() {
                     "attached".into()
                 } else {
                     format!("attached as {}", w.aliases.join(", "))
                 },
-                in_place: true,
-            }),
-            (Some(_), None) => out.push(Change {
-                field: format!("network {n}"),
-                from: "attached".into(),
-                to: "not attached".into(),
-                in_place: true,
-            }),
-            (Some(h), Some(w)) if h.aliases != w.aliases => out.push(Change {
-                field: format!("network {n} aliases"),
-                from: show(&h.aliases),
-                to: show(&w.aliases),
-                in_place: true,
-            }),
+            )),
+            (Some(_), None) => out.push(Change::new(
+                Field::Network(n.clone()),
+                "attached",
+                "not attached",
+            )),
+            (Some(h), Some(w)) if h.aliases != w.aliases => out.push(Change::new(
+                Field::NetworkAliases(n.clone()),
+                show(&h.aliases),
+                show(&w.aliases),
+            )),
             _ => {}
         }
     }
-    field(&mut out, "ports", &have.ports, &want.ports, false);
-    field(&mut out, "volumes", &have.volumes, &want.volumes, false);
-    field(&mut out, "tmpfs", &have.tmpfs, &want.tmpfs, false);
-    field(&mut out, "logging", &have.logging, &want.logging, false);
+    field(&mut out, Field::Ports, &have.ports, &want.ports);
+    field(&mut out, Field::Volumes, &have.volumes, &want.volumes);
+    field(&mut out, Field::Tmpfs, &have.tmpfs, &want.tmpfs);
+    field(&mut out, Field::Logging, &have.logging, &want.logging);
+    field(&mut out, Field::ReadOnly, &have.read_only, &want.read_only);
+    field(&mut out, Field::CapDrop, &have.cap_drop, &want.cap_drop);
+    field(&mut out, Field::CapAdd, &have.cap_add, &want.cap_add);
     field(
         &mut out,
-        "read_only",
-        &have.read_only,
-        &want.read_only,
-        false,
-    );
-    field(&mut out, "cap_drop", &have.cap_drop, &want.cap_drop, false);
-    field(&mut out, "cap_add", &have.cap_add, &want.cap_add, false);
-    field(
-        &mut out,
-        "security_opt",
+        Field::SecurityOpt,
         &have.security_opt,
         &want.security_opt,
-        false,
     );
     field(
         &mut out,
-        "pids_limit",
+        Field::PidsLimit,
         &have.pids_limit,
         &want.pids_limit,
-        true,
     );
     field(
         &mut out,
-        "stop_signal",
+        Field::StopSignal,
         &have.stop_signal,
         &want.stop_signal,
-        false,
     );
     field(
         &mut out,
-        "stop_grace_period",
+        Field::StopGracePeriod,
         &have.stop_grace_period,
         &want.stop_grace_period,
-        false,
     );
-    let limits = |s: &Service| {
-        s.deploy
-            .as_ref()
-            .and_then(|d| d.resources.limits.clone())
-            .unwrap_or_default()
-    };
-    let (hl, wl) = (limits(have), limits(want));
-    field(&mut out, "memory", &hl.memory, &wl.memory, true);
-    field(&mut out, "cpus", &hl.cpus, &wl.cpus, true);
+    let (hl, wl) = (have.limits(), want.limits());
+    field(&mut out, Field::Memory, &hl.memory, &wl.memory);
+    field(&mut out, Field::Cpus, &hl.cpus, &wl.cpus);
     let labels: BTreeSet<&String> = have
         .labels
         .keys()
@@ -618,10 +572,9 @@ pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
     for k in labels {
         field(
             &mut out,
-            &format!("label {k}"),
+            Field::Label(k.clone()),
             &have.labels.get(k),
             &want.labels.get(k),
-            false,
         );
     }
     out
@@ -635,7 +588,7 @@ mod tests {
     fn svc() -> Service {
         let mut s = Service {
             image: "x:1".into(),
-            restart: Some("unless-stopped".into()),
+            restart: Some(crate::model::RestartPolicy::UnlessStopped),
             ..Default::default()
         };
         s.environment.insert("JOB_TIMEOUT".into(), "30".into());
@@ -644,7 +597,7 @@ mod tests {
             .insert("db-net".into(), ServiceNetwork::default());
         s.healthcheck = Some(Healthcheck {
             test: vec!["CMD".into(), "true".into()],
-            interval: Some("90s".into()),
+            interval: Some("90s".parse().unwrap()),
             ..Default::default()
         });
         s
@@ -668,7 +621,9 @@ mod tests {
         assert!(!changes.is_empty());
         assert!(changes.iter().all(|c| c.in_place), "{changes:?}");
         assert!(
-            changes.iter().all(|c| c.field.contains("network")),
+            changes
+                .iter()
+                .all(|c| matches!(c.field, Field::Network(_) | Field::NetworkAliases(_))),
             "{changes:?}"
         );
     }
@@ -677,7 +632,7 @@ mod tests {
     fn equal_configs_in_different_units_compare_equal() {
         let a = canonical(&svc(), Path::new("/"));
         let mut b = svc();
-        b.healthcheck.as_mut().unwrap().interval = Some("1m30s".into());
+        b.healthcheck.as_mut().unwrap().interval = Some("1m30s".parse().unwrap());
         let b = canonical(&b, Path::new("/"));
         assert!(compare(&a, &b).is_empty());
     }
@@ -686,23 +641,30 @@ mod tests {
     fn changes_are_named_to_the_field_and_secrets_redacted() {
         let want = canonical(&svc(), Path::new("/"));
         let mut have = want.clone();
-        have.restart = Some("no".into());
+        have.restart = Some(crate::model::RestartPolicy::No);
         have.environment.insert("JOB_TIMEOUT".into(), "60".into());
         have.environment
             .insert("DB_PASSWORD".into(), "other".into());
         have.networks.clear();
         let changes = compare(&have, &want);
-        let fields: Vec<(&str, &str, &str, bool)> = changes
+        let fields: Vec<(String, &str, &str, bool)> = changes
             .iter()
-            .map(|c| (c.field.as_str(), c.from.as_str(), c.to.as_str(), c.in_place))
+            .map(|c| {
+                (
+                    c.field.to_string(),
+                    c.from.as_str(),
+                    c.to.as_str(),
+                    c.in_place,
+                )
+            })
             .collect();
         assert_eq!(
             fields,
             vec![
-                ("env DB_PASSWORD", "(redacted)", "(redacted)", false),
-                ("env JOB_TIMEOUT", "60", "30", false),
-                ("restart", "no", "unless-stopped", true),
-                ("network db-net", "missing", "attached", true),
+                ("env DB_PASSWORD".into(), "(redacted)", "(redacted)", false),
+                ("env JOB_TIMEOUT".into(), "60", "30", false),
+                ("restart".into(), "no", "unless-stopped", true),
+                ("network db-net".into(), "missing", "attached", true),
             ]
         );
     }

@@ -1,6 +1,7 @@
-//! Renderings of a [`Plan`]: text for people (grouped by action, a unified diff per changed
-//! service, colour only on a terminal without NO_COLOR) and versioned JSON for CI. Both pass
-//! through the secret scrubber of [`Desired`], so no secret value can reach an output.
+//! The text rendering of a [`Plan`] for people: grouped by action, a unified diff per changed
+//! service, colour only on a terminal without NO_COLOR. (The JSON rendering is the plan itself,
+//! see [`crate::deploy::session::PlanDocument`].) Both pass through the secret scrubber of
+//! [`Desired`], so no secret value can reach an output.
 
 use crate::deploy::desired::Desired;
 use crate::deploy::plan::{Action, Origin, Plan};
@@ -10,6 +11,8 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// Follow the plan with a unified diff per changed service.
+    pub diffs: bool,
 }
 
 impl Style {
@@ -19,6 +22,7 @@ impl Style {
         Style {
             color: std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            diffs: true,
         }
     }
 
@@ -185,7 +189,7 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             )
         }
     );
-    for s in &plan.services {
+    for s in plan.services.iter().filter(|_| style.diffs) {
         let (Some(actual), Action::Recreate | Action::Update) = (&s.actual, s.action) else {
             continue;
         };
@@ -207,7 +211,7 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
 fn service_yaml(name: &str, s: &crate::model::Service) -> String {
     let mut m = indexmap::IndexMap::new();
     m.insert(name.to_string(), s);
-    let mut text = serde_yaml::to_string(&m).unwrap_or_default();
+    let mut text = serde_norway::to_string(&m).unwrap_or_default();
     // Secret-looking variables are shown by name only.
     text = text
         .lines()
@@ -221,12 +225,4 @@ fn service_yaml(name: &str, s: &crate::model::Service) -> String {
         .join("\n");
     text.push('\n');
     text
-}
-
-pub fn json(plan: &Plan, desired: &Desired, extra: serde_json::Value) -> String {
-    let mut v = serde_json::to_value(plan).expect("the plan serializes");
-    if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-        o.extend(extra);
-    }
-    desired.redact(&serde_json::to_string_pretty(&v).expect("JSON serializes"))
 }

@@ -13,23 +13,19 @@
 //! say it was made from another config, so the plan can name the fields that changed.
 
 use crate::deploy::engine::{Engine, EngineError};
-use crate::model::{self, Healthcheck, Limits, Logging, Mount, Port, Service, ServiceNetwork};
+use crate::deploy::mapping::{self, ImageDefaults};
+use crate::model::labels::{
+    COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE, COMPOSE_VOLUME,
+    LABEL_CONFIG_HASH, LABEL_SECRETS,
+};
+use crate::model::{self, Service};
+use crate::names;
 use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
     ListVolumesOptionsBuilder,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-pub const LABEL_PROJECT: &str = "com.docker.compose.project";
-pub const LABEL_SERVICE: &str = "com.docker.compose.service";
-pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
-pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
-pub const LABEL_COMPOSE_HASH: &str = "com.docker.compose.config-hash";
-pub const LABEL_NETWORK: &str = "com.docker.compose.network";
-pub const LABEL_VOLUME: &str = "com.docker.compose.volume";
-/// sha256 prefix of each secret's and config's content, as `name=hash,...` (never the value).
-pub const LABEL_SECRETS: &str = "dev.fedgen.secrets-hash";
 
 /// How deep to read the host.
 #[derive(
@@ -81,9 +77,10 @@ pub struct ObservedContainer {
     pub id: String,
     pub name: String,
     pub service: String,
-    pub number: String,
     /// created, running, exited, ...
     pub state: String,
+    /// The exit code of a container that exited.
+    pub exit_code: Option<i64>,
     /// healthy, unhealthy, starting, or none.
     pub health: Option<String>,
     pub image_id: String,
@@ -93,6 +90,10 @@ pub struct ObservedContainer {
     /// the container was only listed, not inspected).
     #[serde(skip)]
     pub config: Service,
+    /// What the container's image sets (inspected containers only), to remove from the desired
+    /// service too before comparing.
+    #[serde(skip)]
+    pub image: Option<ImageDefaults>,
     /// `Some` when the container was only listed (fast refresh, labels equal to the file's):
     /// the networks it is attached to, by their name in the compose file. `None`: inspected.
     #[serde(skip)]
@@ -190,8 +191,11 @@ pub async fn observe(
         .keys()
         .flat_map(|svc| {
             [
-                (format!("{project}-{svc}-1"), svc),
-                (format!("{project}_{svc}_1"), svc),
+                (mapping::container_name(project, svc), svc),
+                (
+                    names::legacy_container_name(project, svc, mapping::CONTAINER_NUMBER),
+                    svc,
+                ),
             ]
         })
         .collect();
@@ -204,19 +208,19 @@ pub async fn observe(
             .and_then(|n| n.first())
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_default();
-        let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-        if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
-            if labels.get(LABEL_ONEOFF).map(String::as_str) == Some("True") {
+        let state = c.state.as_ref().map(|s| s.to_string()).unwrap_or_default();
+        if labels.get(COMPOSE_PROJECT).map(String::as_str) == Some(project) {
+            if labels.get(COMPOSE_ONEOFF).map(String::as_str) == Some("True") {
                 continue;
             }
-            let service = labels.get(LABEL_SERVICE).cloned().unwrap_or_default();
+            let service = labels.get(COMPOSE_SERVICE).cloned().unwrap_or_default();
             let settled_by_list = refresh == Refresh::Fast
                 && expected.get(&service).is_none_or(|e| {
-                    labels.get(model::LABEL_CONFIG_HASH) == e.config_hash.as_ref()
+                    labels.get(LABEL_CONFIG_HASH) == e.config_hash.as_ref()
                         && (e.content.is_none() || labels.get(LABEL_SECRETS) == e.content.as_ref())
                 });
             if settled_by_list {
-                observed.containers.push(from_list(project, c, name, state));
+                observed.containers.push(mapping::from_list(project, c));
             } else {
                 to_inspect.push(c.id.clone().unwrap_or_default());
             }
@@ -256,14 +260,18 @@ pub async fn observe(
         .buffer_unordered(INSPECT_CONCURRENCY)
         .try_collect()
         .await?;
-    let none = ImageDefaults::default();
     for c in inspected {
         let img = c
             .image
             .as_ref()
             .and_then(|i| image_defaults.get(i))
-            .unwrap_or(&none);
-        observed.containers.push(to_observed(project, c, img));
+            .cloned()
+            .unwrap_or_default();
+        let (mut container, mut config) = mapping::read_back(project, c);
+        img.strip(&mut config);
+        container.config = config;
+        container.image = Some(img);
+        observed.containers.push(container);
     }
     observed
         .containers
@@ -271,7 +279,7 @@ pub async fn observe(
 
     let filter = HashMap::from([(
         "label".to_string(),
-        vec![format!("{LABEL_PROJECT}={project}")],
+        vec![format!("{COMPOSE_PROJECT}={project}")],
     )]);
     let networks = engine
         .call("list networks", project, |d| {
@@ -284,9 +292,9 @@ pub async fn observe(
         let labels = n.labels.unwrap_or_default();
         let full = n.name.unwrap_or_default();
         let short = labels
-            .get(LABEL_NETWORK)
+            .get(COMPOSE_NETWORK)
             .cloned()
-            .unwrap_or_else(|| strip_project(project, &full));
+            .unwrap_or_else(|| names::unscoped(project, &full).to_string());
         observed.networks.insert(
             short,
             ObservedNetwork {
@@ -306,389 +314,10 @@ pub async fn observe(
     for v in volumes.volumes.unwrap_or_default() {
         let short = v
             .labels
-            .get(LABEL_VOLUME)
+            .get(COMPOSE_VOLUME)
             .cloned()
-            .unwrap_or_else(|| strip_project(project, &v.name));
+            .unwrap_or_else(|| names::unscoped(project, &v.name).to_string());
         observed.volumes.insert(short);
     }
     Ok(observed)
-}
-
-/// A container as the list shows it: labels, state, health (from the status text, as API 1.41
-/// has no health field there) and the networks it is attached to.
-fn from_list(
-    project: &str,
-    c: bollard::models::ContainerSummary,
-    name: String,
-    state: String,
-) -> ObservedContainer {
-    let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
-    let status = c.status.unwrap_or_default();
-    let health = c
-        .health
-        .and_then(|h| h.status)
-        .map(|s| s.to_string())
-        .filter(|s| !s.is_empty() && s != "none")
-        .or_else(|| health_from_status(&status).map(str::to_string));
-    let networks = c
-        .network_settings
-        .and_then(|n| n.networks)
-        .unwrap_or_default()
-        .into_keys()
-        .map(|n| strip_project(project, &n))
-        .collect();
-    ObservedContainer {
-        id: c.id.unwrap_or_default(),
-        name,
-        service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-        number: labels
-            .get(LABEL_NUMBER)
-            .cloned()
-            .unwrap_or_else(|| "1".into()),
-        state,
-        health,
-        image_id: c.image_id.unwrap_or_default(),
-        labels,
-        config: Service::default(),
-        listed: Some(networks),
-    }
-}
-
-/// The health in a container list's status text: `Up 2 minutes (healthy)`, `(unhealthy)`,
-/// `(health: starting)`.
-fn health_from_status(status: &str) -> Option<&'static str> {
-    if status.ends_with("(healthy)") {
-        Some("healthy")
-    } else if status.ends_with("(unhealthy)") {
-        Some("unhealthy")
-    } else if status.ends_with("(health: starting)") {
-        Some("starting")
-    } else {
-        None
-    }
-}
-
-fn strip_project(project: &str, full: &str) -> String {
-    full.strip_prefix(&format!("{project}_"))
-        .unwrap_or(full)
-        .to_string()
-}
-
-/// What the image sets, so that the container's copy of it is not taken for the file's intent.
-#[derive(Debug, Default, Clone)]
-struct ImageDefaults {
-    env: BTreeSet<String>,
-    cmd: Option<Vec<String>>,
-    entrypoint: Option<Vec<String>>,
-    user: String,
-    working_dir: String,
-    stop_signal: String,
-    labels: BTreeMap<String, String>,
-    healthcheck: Option<Vec<String>>,
-}
-
-impl From<bollard::models::ImageConfig> for ImageDefaults {
-    fn from(c: bollard::models::ImageConfig) -> Self {
-        ImageDefaults {
-            env: c.env.unwrap_or_default().into_iter().collect(),
-            cmd: c.cmd,
-            entrypoint: c.entrypoint,
-            user: c.user.unwrap_or_default(),
-            working_dir: c.working_dir.unwrap_or_default(),
-            stop_signal: c.stop_signal.unwrap_or_default(),
-            labels: c.labels.unwrap_or_default().into_iter().collect(),
-            healthcheck: c.healthcheck.and_then(|h| h.test),
-        }
-    }
-}
-
-fn non_empty(s: Option<String>, default: &str) -> Option<String> {
-    s.filter(|s| !s.is_empty() && s != default)
-}
-
-/// Normalizes an inspected container into the model: the inverse of what `apply` (and Compose)
-/// create. Values the engine or the image filled in are dropped, so they do not show as drift.
-fn to_observed(
-    project: &str,
-    c: bollard::models::ContainerInspectResponse,
-    img: &ImageDefaults,
-) -> ObservedContainer {
-    let config = c.config.clone().unwrap_or_default();
-    let host = c.host_config.clone().unwrap_or_default();
-    let labels: BTreeMap<String, String> = config
-        .labels
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let state = c.state.clone().unwrap_or_default();
-
-    let mut s = Service {
-        image: config.image.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    s.command = config.cmd.clone().filter(|c| Some(c) != img.cmd.as_ref());
-    s.entrypoint = config
-        .entrypoint
-        .clone()
-        .filter(|e| Some(e) != img.entrypoint.as_ref() && !e.is_empty());
-    s.user = non_empty(config.user.clone(), &img.user);
-    s.working_dir = non_empty(config.working_dir.clone(), &img.working_dir);
-    s.stop_signal = non_empty(config.stop_signal.clone(), &img.stop_signal)
-        .filter(|s| s != "SIGTERM" || !img.stop_signal.is_empty());
-    for kv in config.env.clone().unwrap_or_default() {
-        if img.env.contains(&kv) {
-            continue;
-        }
-        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-        s.environment.insert(k.to_string(), v.to_string());
-    }
-    s.labels = labels
-        .iter()
-        .filter(|(k, v)| {
-            !k.starts_with("com.docker.compose.")
-                && k.as_str() != LABEL_SECRETS
-                && img.labels.get(*k) != Some(v)
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Some(h) = config.healthcheck.clone() {
-        let test = h.test.clone().unwrap_or_default();
-        if !test.is_empty() && test != ["NONE"] && Some(&test) != img.healthcheck.as_ref() {
-            s.healthcheck = Some(Healthcheck {
-                test,
-                interval: h
-                    .interval
-                    .filter(|n| *n > 0)
-                    .map(|n| format_duration(n as u64)),
-                timeout: h
-                    .timeout
-                    .filter(|n| *n > 0)
-                    .map(|n| format_duration(n as u64)),
-                retries: h.retries.filter(|n| *n > 0).map(|n| n as u32),
-                start_period: h
-                    .start_period
-                    .filter(|n| *n > 0)
-                    .map(|n| format_duration(n as u64)),
-            });
-        }
-    }
-    s.restart = Some(match host.restart_policy.as_ref() {
-        Some(p) => {
-            let name = p.name.map(|n| n.to_string()).unwrap_or_default();
-            match (name.as_str(), p.maximum_retry_count.unwrap_or(0)) {
-                ("", _) => "no".to_string(),
-                ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
-                (n, _) => n.to_string(),
-            }
-        }
-        None => "no".into(),
-    });
-    if let Some(l) = host.log_config.clone() {
-        s.logging = Some(Logging {
-            driver: l.typ.unwrap_or_default(),
-            options: l.config.unwrap_or_default().into_iter().collect(),
-        });
-    }
-    let prefix = format!("{project}_");
-    for (net, ep) in c
-        .network_settings
-        .clone()
-        .and_then(|n| n.networks)
-        .unwrap_or_default()
-    {
-        let short = net.strip_prefix(&prefix).unwrap_or(&net).to_string();
-        let mut aliases = ep.aliases.unwrap_or_default();
-        aliases.sort();
-        s.networks.insert(short, ServiceNetwork { aliases });
-    }
-    for (key, bindings) in host.port_bindings.clone().unwrap_or_default() {
-        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-        for b in bindings.unwrap_or_default() {
-            s.ports.push(Port {
-                target: port.parse().unwrap_or(0),
-                published: b.host_port.as_deref().unwrap_or("0").parse().unwrap_or(0),
-                host_ip: b
-                    .host_ip
-                    .clone()
-                    .filter(|i| !i.is_empty())
-                    .unwrap_or_else(|| "0.0.0.0".into()),
-                protocol: proto.to_string(),
-            });
-        }
-    }
-    s.ports.sort_by_key(|p| (p.target, p.published));
-    for m in c.mounts.clone().unwrap_or_default() {
-        let typ = m.typ.map(|t| t.to_string()).unwrap_or_default();
-        let target = m.destination.clone().unwrap_or_default();
-        match typ.as_str() {
-            "volume" => s.volumes.push(Mount {
-                kind: "volume".into(),
-                source: strip_project(project, &m.name.clone().unwrap_or_default()),
-                target,
-                read_only: !m.rw.unwrap_or(true),
-            }),
-            "bind" => s.volumes.push(Mount {
-                kind: "bind".into(),
-                source: m.source.clone().unwrap_or_default(),
-                target,
-                read_only: !m.rw.unwrap_or(true),
-            }),
-            _ => {}
-        }
-    }
-    s.volumes.sort_by(|a, b| a.target.cmp(&b.target));
-    let mut tmpfs: Vec<String> = host.tmpfs.clone().unwrap_or_default().into_keys().collect();
-    for m in host.mounts.clone().unwrap_or_default() {
-        if m.typ.map(|t| t.to_string()).as_deref() == Some("tmpfs") {
-            tmpfs.extend(m.target);
-        }
-    }
-    tmpfs.sort();
-    s.tmpfs = tmpfs;
-    s.read_only = host.readonly_rootfs.unwrap_or(false);
-    s.cap_drop = caps(host.cap_drop.clone());
-    s.cap_add = caps(host.cap_add.clone());
-    s.security_opt = host.security_opt.clone().unwrap_or_default();
-    s.pids_limit = host.pids_limit.filter(|p| *p > 0);
-    s.stop_grace_period = config
-        .stop_timeout
-        .map(|t| format_duration(t as u64 * 1_000_000_000));
-    let memory = host
-        .memory
-        .filter(|m| *m > 0)
-        .map(|m| format_bytes(m as u64));
-    let cpus = host
-        .nano_cpus
-        .filter(|n| *n > 0)
-        .map(|n| format_cpus(n as f64 / 1e9));
-    if memory.is_some() || cpus.is_some() {
-        s.deploy = Some(model::Deploy {
-            resources: model::Resources {
-                limits: Some(Limits { cpus, memory }),
-                reservations: None,
-            },
-        });
-    }
-    ObservedContainer {
-        id: c.id.unwrap_or_default(),
-        name: c
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
-        service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-        number: labels
-            .get(LABEL_NUMBER)
-            .cloned()
-            .unwrap_or_else(|| "1".into()),
-        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-        health: state
-            .health
-            .and_then(|h| h.status)
-            .map(|s| s.to_string())
-            .filter(|s| !s.is_empty() && s != "none"),
-        image_id: c.image.unwrap_or_default(),
-        labels,
-        config: s,
-        listed: None,
-    }
-}
-
-/// Capability names as Docker shows them or Compose writes them, canonical: no `CAP_`, sorted.
-pub fn caps(list: Option<Vec<String>>) -> Vec<String> {
-    let mut v: Vec<String> = list
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| {
-            c.to_ascii_uppercase()
-                .trim_start_matches("CAP_")
-                .to_string()
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// Nanoseconds as a Compose duration: `1m30s`, `10s`, `500ms`.
-pub fn format_duration(ns: u64) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    if !ns.is_multiple_of(1_000_000_000) {
-        return if ns.is_multiple_of(1_000_000) {
-            format!("{}ms", ns / 1_000_000)
-        } else {
-            format!("{ns}ns")
-        };
-    }
-    let mut secs = ns / 1_000_000_000;
-    let mut out = String::new();
-    for (unit, size) in [("h", 3600), ("m", 60)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    if secs > 0 || out.is_empty() {
-        out.push_str(&format!("{secs}s"));
-    }
-    out
-}
-
-/// Bytes in the largest exact unit: `1g`, `512m`, `64k`, or a plain number.
-pub fn format_bytes(b: u64) -> String {
-    for (unit, size) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if b.is_multiple_of(size) {
-            return format!("{}{unit}", b / size);
-        }
-    }
-    b.to_string()
-}
-
-/// CPUs without trailing zeros: `1`, `0.5`, `0.25`.
-pub fn format_cpus(c: f64) -> String {
-    let s = format!("{c:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonical_units() {
-        assert_eq!(format_duration(90_000_000_000), "1m30s");
-        assert_eq!(format_duration(10_000_000_000), "10s");
-        assert_eq!(format_duration(500_000_000), "500ms");
-        assert_eq!(format_duration(7_200_000_000_000), "2h");
-        assert_eq!(format_bytes(512 << 20), "512m");
-        assert_eq!(format_bytes(1 << 30), "1g");
-        assert_eq!(format_bytes(1536), "1536");
-        assert_eq!(format_cpus(1.0), "1");
-        assert_eq!(format_cpus(0.25), "0.25");
-        assert_eq!(
-            caps(Some(vec!["CAP_NET_BIND_SERVICE".into(), "chown".into()])),
-            vec!["CHOWN", "NET_BIND_SERVICE"]
-        );
-    }
-
-    #[test]
-    fn health_from_list_status() {
-        assert_eq!(
-            health_from_status("Up 2 minutes (healthy)"),
-            Some("healthy")
-        );
-        assert_eq!(
-            health_from_status("Up 5 seconds (health: starting)"),
-            Some("starting")
-        );
-        assert_eq!(
-            health_from_status("Up 1 hour (unhealthy)"),
-            Some("unhealthy")
-        );
-        assert_eq!(health_from_status("Up 3 seconds"), None);
-        assert_eq!(health_from_status("Exited (0) 2 seconds ago"), None);
-    }
 }

@@ -32,23 +32,24 @@ pub fn describe(out: &Output) -> String {
     )
 }
 
-/// Compares `actual` with the golden file; `FEDGEN_BLESS=1` writes it instead.
+/// Compares `actual` with the golden file; `SNAPSHOTS=overwrite` (snapbox's convention, used by
+/// every snapshot of the suite) writes it instead.
 pub fn assert_golden(path: &Path, actual: &str) {
-    if std::env::var_os("FEDGEN_BLESS").is_some() {
+    if std::env::var("SNAPSHOTS").as_deref() == Ok("overwrite") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, actual).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run the tests with FEDGEN_BLESS=1 to create it",
+            "{}: {e}; run the tests with SNAPSHOTS=overwrite to create it",
             path.display()
         )
     });
     if expected != actual {
         let diff = similar::TextDiff::from_lines(expected.as_str(), actual);
         panic!(
-            "{} differs from the actual output (FEDGEN_BLESS=1 accepts the new output):\n{}",
+            "{} differs from the actual output (SNAPSHOTS=overwrite accepts the new output):\n{}",
             path.display(),
             diff.unified_diff()
                 .context_radius(3)
@@ -57,23 +58,27 @@ pub fn assert_golden(path: &Path, actual: &str) {
     }
 }
 
-/// The path of an external tool given by an environment variable that scripts/test.sh sets.
-/// Missing: a failure in CI (or when FEDGEN_REQUIRE_ENGINE is set), a loud skip elsewhere.
-pub fn oracle(var: &str) -> Option<String> {
+/// The path (or version) of an external tool that scripts/test.sh installs and names in an
+/// environment variable. Tests that need one are `#[ignore]`d, so a plain `cargo test` lists them
+/// as not run; run on purpose (scripts/test.sh, or `--ignored`), a missing tool is a failure.
+pub fn oracle(var: &str) -> String {
     match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if required() {
-                panic!("{var} is not set: run the suite with scripts/test.sh, which installs the oracles and the engine");
-            }
-            eprintln!("SKIPPED: {var} is not set (run scripts/test.sh for the full suite)");
-            None
-        }
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{var} is not set: run the suite with scripts/test.sh, which installs the engine and the oracles and sets it"
+        ),
     }
 }
 
-pub fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("FEDGEN_REQUIRE_ENGINE").is_some()
+/// Fails the test unless the Docker engine and Compose v2 that scripts/test.sh prepares answer.
+pub fn require_engine() {
+    oracle("FEDGEN_COMPOSE_V2");
+    let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
+    assert!(
+        info.status.success(),
+        "the Docker engine does not answer (docker info: {}); run scripts/test.sh",
+        text(&info.stderr).trim()
+    );
 }
 
 /// Secret values that env.example sets: none may ever appear in fedgen's output.

@@ -1,0 +1,152 @@
+//! `fedgen build`: compile a stack spec into a compose file, check one in CI (`--check`), or print
+//! it (`--stdout`); diagnostics as text on stderr or one JSON document on stdout.
+
+use super::Format;
+use crate::compile::{self, emit};
+use crate::diag;
+use crate::exit;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// The stack spec (stacks/*.yml).
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// The .env file whose variables `${VAR}` reads (the process environment wins over it).
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Where to write the compose file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "docker-compose.microservices.yml"
+    )]
+    pub output: PathBuf,
+    /// A directory of KIND.yml.j2 templates that override or add to the built-in kinds.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Where `generate:` secrets are kept (0700 directory, 0600 files). This path is written into
+    /// the compose file. [default: $XDG_STATE_HOME/fedgen/<project>/secrets]
+    #[arg(long, value_name = "DIR", env = "FEDGEN_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Write nothing; exit 2 if the file on disk differs from what the inputs compile to.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the compose file to standard output instead of writing it.
+    #[arg(long, conflicts_with = "check")]
+    pub stdout: bool,
+    /// How to report: text for people (stderr), json for CI (stdout).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn run(args: &BuildArgs) -> i32 {
+    let input = compile::Input {
+        spec: args.spec.clone(),
+        env_file: args.env_file.clone(),
+        templates: args.templates.clone(),
+        out: args.output.clone(),
+        secrets_dir: args.secrets_dir.clone(),
+        process_env: std::env::vars().collect(),
+    };
+    let c = compile::compile(&input);
+    let report = |status: &str, extra: serde_json::Value| {
+        if args.format == Format::Json {
+            let mut v = serde_json::json!({
+                "version": 1,
+                "status": status,
+                "output": args.output.display().to_string(),
+                "diagnostics": diag::to_json(&c.diags.items, &c.sources),
+            });
+            if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                o.extend(extra);
+            }
+            println!("{v}");
+        } else {
+            eprint!("{}", diag::render_human(&c.diags.items, &c.sources));
+        }
+    };
+    let Some(out) = &c.output else {
+        report("invalid", serde_json::json!({}));
+        if args.format == Format::Text {
+            let n = c.diags.error_count();
+            eprintln!(
+                "error: {} has {n} problem{}; nothing was written",
+                args.spec.display(),
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        return exit::INVALID;
+    };
+    let summary = serde_json::json!({
+        "services": out.compose.services.len(),
+        "networks": out.compose.networks.len(),
+        "sha256": crate::model::sha256_hex(&out.yaml),
+    });
+    if args.check {
+        let current = std::fs::read(&args.output).unwrap_or_default();
+        let up_to_date = current == out.yaml.as_bytes();
+        report(
+            if up_to_date {
+                "up-to-date"
+            } else {
+                "changes-pending"
+            },
+            summary,
+        );
+        if args.format == Format::Text {
+            if up_to_date {
+                eprintln!("{} is up to date", args.output.display());
+            } else {
+                eprintln!(
+                    "{} differs from what {} compiles to; run fedgen build",
+                    args.output.display(),
+                    args.spec.display()
+                );
+                let old = String::from_utf8_lossy(&current);
+                let diff = similar::TextDiff::from_lines(old.as_ref(), out.yaml.as_str());
+                eprint!(
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(3)
+                        .header(&args.output.display().to_string(), "compiled")
+                );
+            }
+        }
+        return if up_to_date {
+            exit::OK
+        } else {
+            exit::CHANGES_PENDING
+        };
+    }
+    for (dir, name, bytes) in &out.generated {
+        if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
+            eprintln!(
+                "error: cannot create generated secret `{name}` in {}: {e}",
+                dir.display()
+            );
+            return exit::INVALID;
+        }
+    }
+    if args.stdout {
+        report("ok", summary);
+        let _ = std::io::stdout().write_all(out.yaml.as_bytes());
+        return exit::OK;
+    }
+    if let Err(e) = emit::write_atomic(&args.output, out.yaml.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", args.output.display());
+        return exit::INVALID;
+    }
+    report("ok", summary);
+    if args.format == Format::Text {
+        eprintln!(
+            "wrote {} ({} services, {} networks)",
+            args.output.display(),
+            out.compose.services.len(),
+            out.compose.networks.len()
+        );
+    }
+    exit::OK
+}

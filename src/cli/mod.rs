@@ -1,0 +1,90 @@
+//! The command line: a shell around the library. Each command has a file that parses its
+//! arguments into typed options, calls the library, renders the typed result and returns an exit
+//! code from [`crate::exit`] (the one place codes are defined).
+//!
+//! - [`build`]: `fedgen build`, the compiler;
+//! - [`diff`]: `fedgen diff`, the plan against the host;
+//! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
+//! - [`kinds`]: `fedgen kinds`, the kinds reference.
+
+mod apply;
+mod build;
+mod diff;
+mod kinds;
+mod progress;
+
+use crate::exit;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fedgen",
+    version,
+    about = "Compile stack specs into validated compose files, and converge Docker hosts to them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile a stack spec and a .env file into a compose file.
+    Build(build::BuildArgs),
+    /// Compare a compose file with what runs on the Docker host: exit 0 in sync, 2 changes pending.
+    Diff(diff::DiffArgs),
+    /// Converge the Docker host to a compose file (or a saved plan), health-gated and idempotent.
+    Apply(apply::ApplyArgs),
+    /// List the service kinds (templates) with what each provides.
+    Kinds(kinds::KindsArgs),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+        }
+    };
+    match cli.command {
+        Command::Build(args) => build::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Kinds(args) => kinds::run(&args),
+    }
+}
+
+/// The async runtime of the engine commands (two workers: the calls are I/O-bound).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+/// Prints an engine error with its hint, scrubbed of secret values.
+fn engine_error(e: &crate::deploy::engine::EngineError, desired: &crate::deploy::desired::Desired) {
+    eprintln!("error: {}", desired.redact(&e.to_string()));
+    if let Some(h) = e.hint() {
+        eprintln!("  = hint: {h}");
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<crate::units::Duration>()
+        .map(crate::units::Duration::to_std)
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 300s, 5m)"))
+}

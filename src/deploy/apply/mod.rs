@@ -1,0 +1,419 @@
+//! Apply: converge the host to the file through the Docker API.
+//!
+//! Takes: a connected [`Engine`], the [`Desired`] file and the [`Plan`] computed against the host.
+//! Gives: the host running exactly the file, or a [`Report`] that says what was changed, what was
+//! not, and why it stopped. Order: refusals first (unmanaged conflicts without `--adopt`, a prune
+//! that would empty the project), then networks and volumes, then every service in its own task
+//! ([`task`]) that starts only once what it depends on is healthy, started or completed (as
+//! `depends_on` says), so independent services proceed in parallel. A service that turns
+//! unhealthy or misses its deadline stops the rollout: its dependants are not started and the
+//! report carries its last health-check output and the tail of its logs. Nothing is touched for
+//! an in-sync host.
+//!
+//! - [`outcome`]: what happened, per service and for the rollout, with the exit codes;
+//! - [`progress`]: the steps as they happen, for the CLI to show;
+//! - [`events`]: the engine's event stream, which drives the waits;
+//! - [`task`]: one service's rollout, with rollback to the previous container;
+//! - [`update`]: changes the engine makes in place;
+//! - [`ready`]: the wait for a service to become healthy, started or completed.
+//!
+//! The bodies of the calls come from [`crate::deploy::mapping`], so what apply creates is what
+//! the state reader reads back.
+
+pub mod events;
+pub mod outcome;
+pub mod progress;
+mod ready;
+mod task;
+mod update;
+
+pub use outcome::{Outcome, Report, ServiceResult, Status};
+pub use progress::{Progress, Silent, Step};
+
+use crate::deploy::desired::Desired;
+use crate::deploy::engine::{Engine, EngineError};
+use crate::deploy::mapping;
+use crate::deploy::plan::Plan;
+use crate::model::Condition;
+use crate::names;
+use bollard::models::NetworkDisconnectRequest;
+use bollard::query_parameters::StopContainerOptions;
+use events::{AbortOnDrop, Events};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use task::TaskCtx;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub prune: bool,
+    pub prune_volumes: bool,
+    pub adopt: bool,
+    pub force: bool,
+    /// Overall deadline of the rollout.
+    pub timeout: Duration,
+    /// Put the previous container back when its replacement does not become ready.
+    pub rollback: bool,
+    /// Set by SIGINT or SIGTERM: finish the current step, start nothing new.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// What a service's dependants wait on.
+#[derive(Debug, Clone, PartialEq)]
+enum Gate {
+    Pending,
+    Started,
+    Healthy,
+    Completed,
+    Failed,
+}
+
+/// Whether `gate` satisfies a `depends_on` condition: `None` while it cannot tell yet.
+fn satisfies(gate: &Gate, condition: &Condition) -> Option<bool> {
+    match (gate, condition) {
+        (Gate::Pending, _) => None,
+        (Gate::Failed, _) => Some(false),
+        (_, Condition::ServiceStarted) => Some(true),
+        (Gate::Healthy, Condition::ServiceHealthy) => Some(true),
+        (Gate::Completed, Condition::ServiceCompletedSuccessfully) => Some(true),
+        (Gate::Started, Condition::ServiceHealthy) => None,
+        _ => Some(false),
+    }
+}
+
+/// What every service task of one rollout shares.
+struct Rollout {
+    engine: Engine,
+    desired: Arc<Desired>,
+    env_file: Option<std::path::PathBuf>,
+    project: String,
+    events: Arc<Events>,
+    gates: HashMap<String, watch::Receiver<Gate>>,
+    /// A service failed: start nothing new.
+    abort: AtomicBool,
+    progress: Arc<dyn Progress>,
+    deadline: Instant,
+    rollback: bool,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Rollout {
+    /// Reports a step, with the detail scrubbed of secret values.
+    fn step(&self, subject: &str, step: Step, detail: &str) {
+        self.progress
+            .step(subject, step, &self.desired.redact(detail));
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// The rollout is stopping (a failure elsewhere, or a signal): start nothing new.
+    fn stopping(&self) -> bool {
+        self.abort.load(Ordering::SeqCst) || self.interrupted()
+    }
+}
+
+fn finish(mut report: Report, engine: &Engine, start: Instant) -> Report {
+    report.api_calls = engine.calls();
+    report.mutating_calls = engine.mutations();
+    report.elapsed_ms = start.elapsed().as_millis();
+    report
+}
+
+fn refused(reason: String, engine: &Engine, start: Instant) -> Report {
+    let mut r = Report::new(Status::Refused);
+    r.reason = Some(reason);
+    finish(r, engine, start)
+}
+
+/// Converges the host. Refusals and health failures are [`Report`]s; an engine error mid-way is
+/// reported with what had been done.
+pub async fn apply(
+    engine: &Engine,
+    desired: Arc<Desired>,
+    env_file: Option<std::path::PathBuf>,
+    plan: &Plan,
+    opts: &Options,
+    progress: Arc<dyn Progress>,
+) -> Report {
+    let start = Instant::now();
+    let project = desired.compose.name.clone();
+    if !plan.conflicts.is_empty() && !opts.adopt {
+        let names: Vec<String> = plan
+            .conflicts
+            .iter()
+            .map(|c| format!("{} (service {})", c.name, c.service))
+            .collect();
+        return refused(
+            format!(
+                "unmanaged containers carry this project's names: {}. They were not made by fedgen or Compose for this project (e.g. `docker run --name`). Remove them, or pass --adopt to stop and replace them.",
+                names.join(", ")
+            ),
+            engine,
+            start,
+        );
+    }
+    let kept = plan.services.iter().any(|s| s.container.is_some());
+    if opts.prune && !plan.orphans.is_empty() && !kept && !opts.force {
+        return refused(
+            format!(
+                "--prune would remove every container of project {project} ({}) and keep none: is this the right file? Pass --force to do it anyway.",
+                plan.orphans.iter().map(|o| o.container.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            engine,
+            start,
+        );
+    }
+    if plan.in_sync {
+        return finish(Report::new(Status::InSync), engine, start);
+    }
+    let mut report = Report::new(Status::Converged);
+    let result = converge(
+        engine,
+        &desired,
+        env_file,
+        plan,
+        opts,
+        progress,
+        &mut report,
+    )
+    .await;
+    if let Err(e) = result {
+        report.status = Status::EngineFailed;
+        report.reason = Some(desired.redact(&format!(
+            "the engine failed during the rollout: {e}; run apply again to converge"
+        )));
+    } else if opts.interrupted.load(Ordering::SeqCst) {
+        report.status = Status::Interrupted;
+        report.reason = Some("interrupted by a signal: the current steps finished, nothing new was started; run apply again to converge".into());
+    } else if report.services.iter().any(|s| s.result.failed()) {
+        report.status = Status::HealthFailed;
+        let failed: Vec<&str> = report
+            .services
+            .iter()
+            .filter(|s| s.result.failed())
+            .map(|s| s.service.as_str())
+            .collect();
+        report.reason = Some(format!(
+            "{} did not become ready; their dependants were not started",
+            failed.join(", ")
+        ));
+    }
+    finish(report, engine, start)
+}
+
+async fn converge(
+    engine: &Engine,
+    desired: &Arc<Desired>,
+    env_file: Option<std::path::PathBuf>,
+    plan: &Plan,
+    opts: &Options,
+    progress: Arc<dyn Progress>,
+    report: &mut Report,
+) -> Result<(), EngineError> {
+    let project = desired.compose.name.clone();
+    // Follow the project's container events from before the first change on, until the end.
+    let events = Arc::new(Events::default());
+    let _follower = AbortOnDrop(tokio::spawn(events::follow_events(
+        engine.clone(),
+        project.clone(),
+        events.clone(),
+    )));
+    let say = |subject: &str, step: Step, detail: &str| {
+        progress.step(subject, step, &desired.redact(detail))
+    };
+    for c in &plan.conflicts {
+        say(
+            &c.service,
+            Step::Adopting,
+            &format!("removing unmanaged container {}", c.name),
+        );
+        task::force_remove(engine, &c.name, &c.id).await?;
+        report.adopted.push(c.name.clone());
+    }
+    for n in &plan.networks_recreate {
+        let name = names::scoped(&project, &n.name);
+        let info = engine
+            .call("inspect network", &name, |d| {
+                d.inspect_network(
+                    &name,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+            })
+            .await?;
+        for id in info.containers.unwrap_or_default().into_keys() {
+            engine
+                .mutate("disconnect network", &name, |d| {
+                    d.disconnect_network(
+                        &name,
+                        NetworkDisconnectRequest {
+                            container: id.clone(),
+                            force: Some(true),
+                        },
+                    )
+                })
+                .await?;
+        }
+        engine
+            .mutate("remove network", &name, |d| d.remove_network(&name))
+            .await?;
+        report.networks_removed.push(n.name.clone());
+    }
+    // Networks and volumes do not depend on each other: made concurrently.
+    let networks = plan
+        .networks_create
+        .iter()
+        .chain(plan.networks_recreate.iter())
+        .map(|n| {
+            let net = desired
+                .compose
+                .networks
+                .get(&n.name)
+                .cloned()
+                .unwrap_or_default();
+            let body = mapping::network_create(&project, &n.name, &net);
+            let say = &say;
+            async move {
+                let name = body.name.clone();
+                engine
+                    .mutate("create network", &name, |d| d.create_network(body))
+                    .await?;
+                say(
+                    &n.name,
+                    Step::NetworkCreated,
+                    if net.internal { "internal" } else { "" },
+                );
+                Ok::<_, EngineError>(n.name.clone())
+            }
+        });
+    let volumes = plan.volumes_create.iter().map(|v| {
+        let body = mapping::volume_create(&project, v);
+        async move {
+            let name = body.name.clone().unwrap_or_default();
+            engine
+                .mutate("create volume", &name, |d| d.create_volume(body))
+                .await?;
+            Ok::<_, EngineError>(v.clone())
+        }
+    });
+    let (networks, volumes) = tokio::join!(
+        futures_util::future::join_all(networks),
+        futures_util::future::join_all(volumes)
+    );
+    for n in networks {
+        report.networks_created.push(n?);
+    }
+    for v in volumes {
+        report.volumes_created.push(v?);
+    }
+
+    // One task per service; each waits for the gates of what it depends on.
+    let mut senders = HashMap::new();
+    let mut gates = HashMap::new();
+    for s in &plan.services {
+        let (tx, rx) = watch::channel(Gate::Pending);
+        senders.insert(s.name.clone(), tx);
+        gates.insert(s.name.clone(), rx);
+    }
+    let rollout = Arc::new(Rollout {
+        engine: engine.clone(),
+        desired: desired.clone(),
+        env_file,
+        project: project.clone(),
+        events,
+        gates,
+        abort: AtomicBool::new(false),
+        progress: progress.clone(),
+        deadline: Instant::now() + opts.timeout,
+        rollback: opts.rollback,
+        interrupted: opts.interrupted.clone(),
+    });
+    let results: Arc<Mutex<Vec<ServiceResult>>> = Arc::default();
+    let engine_error: Arc<Mutex<Option<EngineError>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for sp in &plan.services {
+        let tx = senders.remove(&sp.name).expect("a gate per service");
+        let ctx = TaskCtx {
+            rollout: rollout.clone(),
+            plan: sp.clone(),
+        };
+        let results = results.clone();
+        let engine_error = engine_error.clone();
+        tasks.push(tokio::spawn(async move {
+            let (gate, result) = match ctx.run().await {
+                Ok(r) => r,
+                Err(e) => {
+                    ctx.rollout.abort.store(true, Ordering::SeqCst);
+                    let msg = ctx.rollout.desired.redact(&e.to_string());
+                    ctx.rollout.step(&ctx.plan.name, Step::Failed, &msg);
+                    engine_error.lock().expect("not poisoned").get_or_insert(e);
+                    let mut r = ServiceResult::new(&ctx.plan.name, Outcome::Failed);
+                    r.error = Some(msg);
+                    (Gate::Failed, r)
+                }
+            };
+            let _ = tx.send(gate);
+            results.lock().expect("not poisoned").push(result);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut results = std::mem::take(&mut *results.lock().expect("not poisoned"));
+    results.sort_by(|a, b| a.service.cmp(&b.service));
+    report.services = results;
+    if let Some(e) = engine_error.lock().expect("not poisoned").take() {
+        return Err(e);
+    }
+    if rollout.abort.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    for o in &plan.orphans {
+        if opts.prune {
+            say(&o.service, Step::RemovingOrphan, &o.container);
+            engine
+                .mutate("stop container", &o.container, |d| {
+                    d.stop_container(
+                        &o.id,
+                        Some(StopContainerOptions {
+                            t: Some(10),
+                            signal: None,
+                        }),
+                    )
+                })
+                .await
+                .ok();
+            task::force_remove(engine, &o.container, &o.id).await?;
+            report.orphans_removed.push(o.container.clone());
+        } else {
+            report.orphans_kept.push(o.container.clone());
+        }
+    }
+    if opts.prune {
+        for n in &plan.networks_extra {
+            let name = names::scoped(&project, n);
+            engine
+                .mutate("remove network", &name, |d| d.remove_network(&name))
+                .await?;
+            report.networks_removed.push(n.clone());
+        }
+    }
+    if opts.prune_volumes {
+        for v in &plan.volumes_unused {
+            let name = names::scoped(&project, v);
+            engine
+                .mutate("remove volume", &name, |d| {
+                    d.remove_volume(
+                        &name,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                })
+                .await?;
+            report.volumes_removed.push(v.clone());
+        }
+    }
+    Ok(())
+}

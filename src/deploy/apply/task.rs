@@ -1,0 +1,388 @@
+//! One service's rollout: wait for what it depends on, then create, recreate, update or start
+//! its container and wait for it to be ready; on failure, put the previous container back.
+//!
+//! A recreate never removes the old container first: it stops it and renames it aside
+//! (`NAME-previous-ID`), so a replacement that does not become ready can be swapped back, and a
+//! killed fedgen leaves at most a container that the next apply recognizes and removes.
+
+use super::{satisfies, Gate, Outcome, Rollout, ServiceResult, Step};
+use crate::deploy::engine::{Engine, EngineError};
+use crate::deploy::mapping;
+use crate::deploy::plan::{Action, ServicePlan};
+use crate::model::labels::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+use crate::model::Service;
+use crate::names;
+use bollard::models::NetworkConnectRequest;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, RemoveContainerOptions, RenameContainerOptions,
+    StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
+};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub(super) struct TaskCtx {
+    pub(super) rollout: Arc<Rollout>,
+    pub(super) plan: ServicePlan,
+}
+
+/// Why a service did not become ready: the reason, its last health-check output, its last logs.
+pub(super) struct Failure {
+    pub(super) why: String,
+    pub(super) output: Option<String>,
+    pub(super) logs: Vec<String>,
+}
+
+impl TaskCtx {
+    /// The service will not start: a container created early for it is removed, so a stopped
+    /// rollout leaves no half-made service behind.
+    async fn not_started(
+        &self,
+        cname: &str,
+        early: &Option<String>,
+        result: Outcome,
+        why: String,
+    ) -> Result<(Gate, ServiceResult), EngineError> {
+        if let Some(id) = early {
+            force_remove(&self.rollout.engine, cname, id).await?;
+        }
+        let mut r = self.result(result, None);
+        r.error = Some(why);
+        Ok((Gate::Failed, r))
+    }
+
+    fn result(&self, result: Outcome, container: Option<String>) -> ServiceResult {
+        let mut r = ServiceResult::new(&self.plan.name, result);
+        r.container = container;
+        r
+    }
+
+    /// Reports a step of this service.
+    pub(super) fn step(&self, step: Step, detail: &str) {
+        self.rollout.step(&self.plan.name, step, detail);
+    }
+
+    pub(super) async fn run(&self) -> Result<(Gate, ServiceResult), EngineError> {
+        let name = self.plan.name.clone();
+        let svc = self.rollout.desired.compose.services[&name].clone();
+        let cname = mapping::container_name(&self.rollout.project, &name);
+        // A container that does not exist yet is created now, before what it depends on is
+        // ready (all such creates run at once), so that when its dependencies turn healthy
+        // only the start call stands between them and it.
+        let mut early: Option<String> = None;
+        if self.plan.action == Action::Create && !self.rollout.stopping() {
+            self.step(Step::Creating, "");
+            early = Some(self.create(&cname, &svc).await?);
+        }
+        // Wait for what this service depends on.
+        for (dep, d) in &svc.depends_on {
+            let Some(rx) = self.rollout.gates.get(dep) else {
+                continue;
+            };
+            let mut rx = rx.clone();
+            loop {
+                let ok = satisfies(&rx.borrow(), &d.condition);
+                match ok {
+                    Some(true) => break,
+                    Some(false) => {
+                        self.step(Step::Skipped, &format!("{dep} did not become ready"));
+                        let why = format!("not started: {dep} did not become ready");
+                        return self
+                            .not_started(&cname, &early, Outcome::Skipped, why)
+                            .await;
+                    }
+                    None => {
+                        if rx.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if self.rollout.interrupted() {
+            let why = "not started: interrupted".to_string();
+            return self
+                .not_started(&cname, &early, Outcome::Interrupted, why)
+                .await;
+        }
+        if self.rollout.stopping() {
+            let why = "not started: the rollout stopped".to_string();
+            return self
+                .not_started(&cname, &early, Outcome::Skipped, why)
+                .await;
+        }
+        let e = &self.rollout.engine;
+        let mut previous: Vec<String> = Vec::new();
+        let (id, done) = match self.plan.action {
+            Action::Unchanged => (cname.clone(), Outcome::Unchanged),
+            Action::Start => {
+                self.step(Step::Starting, "");
+                e.mutate("start container", &cname, |d| {
+                    d.start_container(&cname, None::<StartContainerOptions>)
+                })
+                .await?;
+                (cname.clone(), Outcome::Started)
+            }
+            Action::Update => {
+                self.update(&cname, &svc).await?;
+                (cname.clone(), Outcome::Updated)
+            }
+            Action::Recreate | Action::Create => {
+                let recreate = self.plan.container.is_some();
+                if recreate {
+                    previous = self.set_aside(&cname, &svc).await?;
+                }
+                if self.rollout.interrupted() {
+                    return Ok((Gate::Failed, self.result(Outcome::Interrupted, None)));
+                }
+                let id = match early {
+                    Some(id) => id,
+                    None => {
+                        self.step(Step::Creating, "");
+                        self.create(&cname, &svc).await?
+                    }
+                };
+                self.step(Step::Starting, "");
+                e.mutate("start container", &cname, |d| {
+                    d.start_container(&id, None::<StartContainerOptions>)
+                })
+                .await?;
+                (
+                    id,
+                    if recreate {
+                        Outcome::Recreated
+                    } else {
+                        Outcome::Created
+                    },
+                )
+            }
+        };
+        let (gate, failure) = self.wait_ready(&id, &svc).await?;
+        let mut r = self.result(
+            if gate == Gate::Failed {
+                Outcome::Failed
+            } else {
+                done
+            },
+            Some(cname.clone()),
+        );
+        match failure {
+            None => {
+                for old in &previous {
+                    force_remove(e, old, old).await?;
+                }
+            }
+            Some(Failure { why, output, logs }) => {
+                self.rollout.abort.store(true, Ordering::SeqCst);
+                self.step(Step::Failed, &why);
+                let redact = |t: &str| self.rollout.desired.redact(t);
+                r.error = Some(why.clone());
+                r.last_health_output = output.map(|o| redact(&o));
+                r.log_tail = logs.iter().map(|l| redact(l)).collect();
+                if self.rollout.interrupted() {
+                    r.result = Outcome::Interrupted;
+                }
+                if let (true, Some(old)) = (
+                    self.rollout.rollback && !self.rollout.interrupted(),
+                    previous.first(),
+                ) {
+                    // Put the previous container back: remove the new one, restore the old name.
+                    self.step(Step::RollingBack, "to the previous container");
+                    force_remove(e, &cname, &id).await?;
+                    e.mutate("rename container", old, |d| {
+                        d.rename_container(
+                            old,
+                            RenameContainerOptions {
+                                name: cname.clone(),
+                            },
+                        )
+                    })
+                    .await?;
+                    e.mutate("start container", &cname, |d| {
+                        d.start_container(old, None::<StartContainerOptions>)
+                    })
+                    .await?;
+                    for extra in &previous[1..] {
+                        force_remove(e, extra, extra).await?;
+                    }
+                    let (back, again) = self.wait_ready(old, &svc).await?;
+                    if again.is_none() {
+                        r.result = Outcome::RolledBack;
+                        r.error = Some(format!(
+                            "{why}; the previous container is back and {}",
+                            if back == Gate::Healthy {
+                                "healthy"
+                            } else {
+                                "running"
+                            }
+                        ));
+                    } else {
+                        r.error = Some(format!(
+                            "{why}; the previous container was put back but is not ready either"
+                        ));
+                    }
+                } else {
+                    for old in &previous {
+                        force_remove(e, old, old).await?;
+                    }
+                }
+            }
+        }
+        Ok((gate, r))
+    }
+
+    /// Stops every container of the service (a crash may have left more than one) and renames it
+    /// aside, so the new container can take the name and a failed rollout can put it back.
+    async fn set_aside(&self, cname: &str, svc: &Service) -> Result<Vec<String>, EngineError> {
+        let name = &self.plan.name;
+        let e = &self.rollout.engine;
+        let grace = svc
+            .stop_grace_period
+            .map(|d| d.as_secs() as i32)
+            .unwrap_or(10);
+        let filter = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{COMPOSE_PROJECT}={}", self.rollout.project),
+                format!("{COMPOSE_SERVICE}={name}"),
+            ],
+        )]);
+        let list = e
+            .call("list containers", name, |d| {
+                d.list_containers(Some(
+                    bollard::query_parameters::ListContainersOptionsBuilder::new()
+                        .all(true)
+                        .filters(&filter)
+                        .build(),
+                ))
+            })
+            .await?;
+        let mut previous = Vec::new();
+        for c in list {
+            let id = c.id.unwrap_or_default();
+            let short: String = id.chars().take(12).collect();
+            let current = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            self.step(Step::Stopping, &current);
+            e.mutate("stop container", &current, |d| {
+                d.stop_container(
+                    &id,
+                    Some(StopContainerOptions {
+                        t: Some(grace),
+                        signal: None,
+                    }),
+                )
+            })
+            .await?;
+            let aside = format!("{cname}-previous-{short}");
+            if current != aside {
+                e.mutate("rename container", &current, |d| {
+                    d.rename_container(
+                        &id,
+                        RenameContainerOptions {
+                            name: aside.clone(),
+                        },
+                    )
+                })
+                .await?;
+            }
+            previous.push(id);
+        }
+        Ok(previous)
+    }
+
+    async fn create(&self, cname: &str, svc: &Service) -> Result<String, EngineError> {
+        let e = &self.rollout.engine;
+        let desired = &self.rollout.desired;
+        let body = mapping::create_body(&self.rollout.project, &self.plan.name, svc, desired);
+        let opts = CreateContainerOptionsBuilder::new().name(cname).build();
+        let created = e
+            .mutate("create container", cname, |d| {
+                d.create_container(Some(opts), body)
+            })
+            .await?;
+        let id = created.id;
+        // Networks after the first one.
+        for (net, n) in svc.networks.iter().skip(1) {
+            let full_name = names::scoped(&self.rollout.project, net);
+            let endpoint = mapping::endpoint(n);
+            e.mutate("connect network", &full_name, |d| {
+                d.connect_network(
+                    &full_name,
+                    NetworkConnectRequest {
+                        container: id.clone(),
+                        endpoint_config: Some(endpoint),
+                    },
+                )
+            })
+            .await?;
+        }
+        // Secrets from the environment and inline configs: copied in before the first start.
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for s in &svc.secrets {
+            let Some(secret) = desired.compose.secrets.get(&s.source) else {
+                continue;
+            };
+            if secret.environment.is_some() {
+                match desired.secret_value(&s.source, self.rollout.env_file.as_deref()) {
+                    Some(v) => files.push((s.target.clone(), v)),
+                    None => {
+                        return Err(EngineError::Api {
+                            op: "read secret",
+                            object: s.source.clone(),
+                            status: None,
+                            detail: format!(
+                                "variable {} is not set (pass --env or set it in the environment)",
+                                secret.environment.as_deref().unwrap_or_default()
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+        for c in &svc.configs {
+            if let Some(config) = desired.compose.configs.get(&c.source) {
+                files.push((c.target.clone(), config.content.clone().into_bytes()));
+            }
+        }
+        if !files.is_empty() {
+            let tar = mapping::files_archive(&files).map_err(|err| EngineError::Api {
+                op: "pack files",
+                object: cname.to_string(),
+                status: None,
+                detail: err.to_string(),
+            })?;
+            let opts = UploadToContainerOptions {
+                path: "/".into(),
+                ..Default::default()
+            };
+            e.mutate("copy secrets into container", cname, |d| {
+                d.upload_to_container(&id, Some(opts), bollard::body_full(tar.into()))
+            })
+            .await?;
+        }
+        Ok(id)
+    }
+}
+
+/// Removes a container (stopping it if needed), keeping its named volumes.
+pub(super) async fn force_remove(
+    engine: &Engine,
+    label: &str,
+    id: &str,
+) -> Result<(), EngineError> {
+    let opts = RemoveContainerOptions {
+        force: true,
+        v: false,
+        link: false,
+    };
+    engine
+        .mutate("remove container", label, |d| {
+            d.remove_container(id, Some(opts))
+        })
+        .await
+}

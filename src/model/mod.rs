@@ -1,0 +1,379 @@
+//! The normalized Compose model: the one set of types both sides of fedgen share.
+//!
+//! The compiler emits it (serialized as the compose file), `diff` reads the compose file back into
+//! it and normalizes what runs on the engine into it, so that desired and actual are compared field
+//! by field. Field order is the output key order; maps are sorted; empty values are omitted, so the
+//! same input always serializes to the same bytes.
+//!
+//! It covers the subset of the Compose specification that fedgen writes and can converge. Anything
+//! outside it is rejected on read rather than silently ignored.
+
+pub mod labels;
+mod restart;
+pub mod yaml;
+
+pub use restart::{InvalidRestart, RestartPolicy};
+
+use crate::units::{Bytes, Cpus, Duration};
+use indexmap::IndexMap;
+use labels::{LABEL_CONFIG_HASH, LABEL_LIFECYCLE};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compose {
+    pub name: String,
+    pub services: IndexMap<String, Service>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, Network>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, Volume>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, Secret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, Config>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// Field order follows dclint's `service-keys-order` rule, so the file lints clean as written.
+pub struct Service {
+    pub image: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, DependsOn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Mount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ServiceConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<ServiceSecret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, ServiceNetwork>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DependsOn {
+    pub condition: Condition,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    pub target: u16,
+    pub published: u16,
+    pub host_ip: String,
+    pub protocol: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSecret {
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub source: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    pub driver: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    pub resources: Resources,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<Limits>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Cpus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Bytes>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub internal: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A secret's source: a variable of the environment fedgen deploys from, or a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Non-secret file content that a kind ships into its container (e.g. an init script).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub content: String,
+}
+
+impl Service {
+    /// sha256 of the service's normalized config, excluding the hash label itself. Stable across
+    /// runs and platforms: it hashes the canonical JSON of the model (sorted maps, fixed field order).
+    pub fn config_hash(&self) -> String {
+        // The compiler hashes before it sets the label, so only a labelled service is copied.
+        if self.labels.contains_key(LABEL_CONFIG_HASH) {
+            let mut copy = self.clone();
+            copy.labels.remove(LABEL_CONFIG_HASH);
+            return copy.config_hash();
+        }
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(&mut hasher, self).expect("service serializes");
+        hex(&hasher.finalize())
+    }
+
+    /// The memory and CPU limits (empty when the service has none).
+    pub fn limits(&self) -> Limits {
+        self.deploy
+            .as_ref()
+            .and_then(|d| d.resources.limits.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether a service runs until stopped or runs once to completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Runs until stopped: it has a restart policy and, under fedgen's policies, a healthcheck;
+    /// its dependants wait for it to be healthy (or started).
+    LongRunning,
+    /// Runs once (a migration, a seed): its dependants wait for it to exit 0, and a container
+    /// that exited 0 is done, not stopped.
+    OneShot,
+}
+
+impl Lifecycle {
+    pub const ONE_SHOT: &'static str = "one-shot";
+}
+
+impl Compose {
+    /// A service's lifecycle, from one source: the `dev.fedgen.lifecycle` label that the compiler
+    /// writes from the kind, or, in a compose file written by hand, a dependant that waits for the
+    /// service with `service_completed_successfully`. Everything else runs until stopped (a
+    /// restart policy of `no` does not make a server a job).
+    pub fn lifecycle(&self, service: &str) -> Lifecycle {
+        let labelled = self
+            .services
+            .get(service)
+            .and_then(|s| s.labels.get(LABEL_LIFECYCLE))
+            .is_some_and(|l| l == Lifecycle::ONE_SHOT);
+        let awaited = self.services.values().any(|s| {
+            s.depends_on
+                .get(service)
+                .is_some_and(|d| d.condition == Condition::ServiceCompletedSuccessfully)
+        });
+        if labelled || awaited {
+            Lifecycle::OneShot
+        } else {
+            Lifecycle::LongRunning
+        }
+    }
+
+    /// The compose file's YAML body (see [`yaml::to_compose_yaml`]).
+    pub fn to_compose_yaml(&self) -> String {
+        yaml::to_compose_yaml(self)
+    }
+
+    /// Reads a compose file that fedgen wrote (the inverse of [`Compose::to_compose_yaml`]).
+    pub fn from_compose_yaml(text: &str) -> Result<Compose, serde_norway::Error> {
+        yaml::from_compose_yaml(text)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
+}
+
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    hex(&Sha256::digest(data.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_hash_ignores_its_own_label_and_sees_everything_else() {
+        let mut s = Service {
+            image: "x:1".into(),
+            ..Default::default()
+        };
+        let h = s.config_hash();
+        s.labels.insert(LABEL_CONFIG_HASH.into(), h.clone());
+        assert_eq!(s.config_hash(), h);
+        s.environment.insert("A".into(), "1".into());
+        assert_ne!(s.config_hash(), h);
+    }
+
+    #[test]
+    fn lifecycle_comes_from_the_kind_or_a_dependant_never_from_the_restart_policy() {
+        let mut c = Compose::default();
+        let server = Service {
+            restart: Some(RestartPolicy::No),
+            ..Default::default()
+        };
+        let mut job = Service {
+            restart: Some(RestartPolicy::OnFailure(None)),
+            ..Default::default()
+        };
+        job.labels
+            .insert(LABEL_LIFECYCLE.into(), Lifecycle::ONE_SHOT.into());
+        c.services.insert("web".into(), server);
+        c.services.insert("migrate".into(), job);
+        assert_eq!(c.lifecycle("web"), Lifecycle::LongRunning);
+        assert_eq!(c.lifecycle("migrate"), Lifecycle::OneShot);
+        // A hand-written file says it with depends_on.
+        let mut seed = Service::default();
+        seed.depends_on.insert(
+            "web".into(),
+            DependsOn {
+                condition: Condition::ServiceCompletedSuccessfully,
+            },
+        );
+        c.services.insert("seed".into(), seed);
+        assert_eq!(c.lifecycle("web"), Lifecycle::OneShot);
+    }
+
+    #[test]
+    fn a_restart_policy_that_is_not_one_is_refused_on_read() {
+        let err =
+            serde_norway::from_str::<Service>("image: x:1\nrestart: sometimes\n").unwrap_err();
+        assert!(err.to_string().contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_on_read() {
+        let err = serde_norway::from_str::<Service>("image: x:1\nprivileged: true\n").unwrap_err();
+        assert!(err.to_string().contains("privileged"), "{err}");
+    }
+}
