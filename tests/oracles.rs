@@ -145,3 +145,28 @@ fn docker_compose_v2_accepts_every_output() {
         );
     }
 }
+
+/// A YAML 1.1 reader (PyYAML, from compose-lint's venv) reads every compiled file as the same
+/// document as a YAML 1.2 reader: no `yes`, `no`, `on`, `1_000` or `12:30` left bare.
+#[test]
+#[ignore = "needs the oracles (dclint, compose-lint, Compose v2): run scripts/test.sh"]
+fn a_yaml_1_1_reader_reads_every_output_as_written() {
+    let lint = oracle("FEDGEN_COMPOSE_LINT");
+    let python = std::path::Path::new(&lint).with_file_name("python");
+    let (_dir, files) = compiled();
+    for (name, path) in files {
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", describe(&out));
+        let yaml11: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let yaml12: serde_json::Value =
+            serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(yaml11, yaml12, "{name}: YAML 1.1 and 1.2 readers disagree");
+    }
+}
