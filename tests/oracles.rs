@@ -170,3 +170,56 @@ fn a_yaml_1_1_reader_reads_every_output_as_written() {
         assert_eq!(yaml11, yaml12, "{name}: YAML 1.1 and 1.2 readers disagree");
     }
 }
+
+/// Every compose file a CLI case compiles (`tests/cmd/*.stdout` of a successful `build
+/// --stdout`) is one that Docker Compose accepts too, not only the JSON schema.
+#[test]
+#[ignore = "needs the oracles (dclint, compose-lint, Compose v2): run scripts/test.sh"]
+fn docker_compose_v2_accepts_every_file_the_cli_cases_compile() {
+    require_engine();
+    let dir = root().join("tests/cmd");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let toml_path = entry.unwrap().path();
+        if toml_path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let case = std::fs::read_to_string(&toml_path).unwrap();
+        if !case.contains("\"build\"")
+            || !case.contains("\"--stdout\"")
+            || !case.contains("status = 0")
+        {
+            continue;
+        }
+        let stdout = std::fs::read_to_string(toml_path.with_extension("stdout")).unwrap();
+        if stdout.starts_with("...") {
+            continue; // an elided snapshot
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("compose.yml");
+        std::fs::write(&file, &stdout).unwrap();
+        // Secrets from the environment need their variables set, as `up` would.
+        let doc: serde_norway::Value = serde_norway::from_str(&stdout).unwrap();
+        let vars: Vec<String> = doc["secrets"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, s)| s["environment"].as_str().map(str::to_string))
+            .collect();
+        let out = Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(&file)
+            .args(["config", "-q"])
+            .envs(vars.iter().map(|v| (v.as_str(), "x")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: docker compose config -q: {}",
+            toml_path.display(),
+            describe(&out)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} compiled files checked");
+}

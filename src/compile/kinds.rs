@@ -5,6 +5,7 @@
 //! which each kind has its template text and its metadata, read from the YAML in the template's
 //! leading `{# ... #}` comment: default port, parameters, capabilities, what its healthcheck uses.
 
+use crate::compile::probe::Probe;
 use crate::diag::{Code, Diagnostic, Diagnostics, Sources, Span};
 use crate::units::{Bytes, Cpus, Duration};
 use indexmap::IndexMap;
@@ -107,6 +108,47 @@ pub struct KindMeta {
     pub stop_grace_period: Option<Duration>,
     #[serde(default)]
     pub params: IndexMap<String, ParamMeta>,
+    /// The default probe of a kind whose healthcheck is an HTTP GET (`probe(service.probe, url)`
+    /// in the template); `probe:` in the spec chooses another.
+    #[serde(default)]
+    pub probe: Option<Probe>,
+    /// Where the kind keeps its data: the target of its data mount, which `data:` in the spec
+    /// points at an existing volume or a host path.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// The image families the kind is made for, each with the image names that identify it and
+    /// the values the template reads as `service.family`. An image of no family is refused.
+    #[serde(default)]
+    pub families: IndexMap<String, Family>,
+}
+
+/// One image family of a kind (redis and valkey for the `redis` kind).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    /// Repository names (the last part of the image's name, before the tag) of this family.
+    pub images: Vec<String>,
+    /// What the template reads as `service.family.KEY` (the server and client commands, ...).
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+impl KindMeta {
+    /// The family of `image`, by its repository name: `valkey/valkey:7.2` is `valkey`.
+    pub fn family_of(&self, image: &str) -> Option<&str> {
+        let repo = image
+            .split('@')
+            .next()
+            .unwrap_or(image)
+            .rsplit('/')
+            .next()
+            .unwrap_or(image);
+        let repo = repo.split(':').next().unwrap_or(repo);
+        self.families
+            .iter()
+            .find(|(_, f)| f.images.iter().any(|i| i == repo))
+            .map(|(name, _)| name.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +305,26 @@ impl Kinds {
                     .unwrap_or_else(|| "none".into())
             );
             let _ = writeln!(out, "- healthcheck relies on: {}", m.health);
+            if let Some(p) = m.probe {
+                let _ = writeln!(
+                    out,
+                    "- probe: `{p}` unless the service (or `defaults`) says `probe:`"
+                );
+            }
+            if let Some(d) = &m.data {
+                let _ = writeln!(out, "- data: `{d}` (its own volume; `data:` points it at an existing volume or a host path)");
+            }
+            for (name, f) in &m.families {
+                let _ = writeln!(
+                    out,
+                    "- image family `{name}`: images named {}",
+                    f.images
+                        .iter()
+                        .map(|i| format!("`{i}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             if !m.long_running {
                 let _ = writeln!(
                     out,

@@ -10,6 +10,7 @@ pub mod emit;
 pub mod env;
 pub mod interpolate;
 pub mod kinds;
+pub mod probe;
 pub mod render;
 pub mod spec;
 pub mod validate;

@@ -11,6 +11,7 @@
 
 use crate::compile::env::{looks_secret, Env};
 use crate::compile::interpolate::{self, Problem};
+use crate::compile::probe::Probe;
 use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, Sources, Span, Spanned};
 use crate::model::RestartPolicy;
 use crate::names::{self, NameKind};
@@ -35,22 +36,47 @@ pub struct Spec {
     pub defaults: Defaults,
     pub secrets: IndexMap<String, SecretDecl>,
     pub networks: IndexMap<String, NetworkDecl>,
-    pub volumes: IndexMap<String, Span>,
+    pub volumes: IndexMap<String, VolumeDecl>,
     pub services: IndexMap<String, ServiceSpec>,
+}
+
+/// A volume the stack declares: one of its own, or an existing one (`external`, `name`).
+#[derive(Debug, Clone)]
+pub struct VolumeDecl {
+    pub span: Span,
+    /// The volume exists already and is not the project's to create or remove.
+    pub external: bool,
+    /// Its name on the engine, when not `PROJECT_VOLUME` (or, for an external one, the key).
+    pub name: Option<String>,
+}
+
+/// A limit that a service may also remove on purpose (`memory: none`).
+pub type Limit<T> = Option<Spanned<Option<T>>>;
+
+/// A secret a service reads: at `/run/secrets/NAME`, and, for an app that cannot read a file,
+/// also as the environment variable `env` (set by a wrapper at start, never in the file).
+#[derive(Debug, Clone)]
+pub struct SecretUse {
+    pub name: Spanned<String>,
+    pub env: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     pub restart: Option<Spanned<RestartPolicy>>,
     pub logging: LoggingSpec,
-    pub memory: Option<Spanned<Bytes>>,
-    pub cpus: Option<Spanned<Cpus>>,
+    pub memory: Limit<Bytes>,
+    pub cpus: Limit<Cpus>,
     pub pids_limit: Option<Spanned<i64>>,
     pub publish_ip: Option<Spanned<String>>,
     pub stop_grace_period: Option<Spanned<Duration>>,
     pub network_isolation: Option<Spanned<String>>,
     /// Timing (interval, timeout, retries, start_period) over every kind's healthcheck.
     pub healthcheck: Option<Spanned<HealthSpec>>,
+    /// Environment every service gets, under its own `env:`.
+    pub env: Vec<EnvEntry>,
+    /// The probe of every HTTP-checked service that does not choose its own.
+    pub probe: Option<Spanned<Probe>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -93,6 +119,8 @@ pub struct PublishSpec {
 #[derive(Debug, Clone, Default)]
 pub struct HealthSpec {
     pub disabled: bool,
+    /// `healthcheck: image`: the image's own HEALTHCHECK, with fedgen's timing.
+    pub image: bool,
     pub test: Option<Vec<String>>,
     pub interval: Option<Duration>,
     pub timeout: Option<Duration>,
@@ -115,14 +143,14 @@ pub struct ServiceSpec {
     pub port: Option<Spanned<u16>>,
     pub publish: Vec<PublishSpec>,
     pub uses: Vec<Spanned<String>>,
-    pub secrets: Vec<Spanned<String>>,
+    pub secrets: Vec<SecretUse>,
     pub env: Vec<EnvEntry>,
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub user: Option<Spanned<String>>,
     pub restart: Option<Spanned<RestartPolicy>>,
-    pub memory: Option<Spanned<Bytes>>,
-    pub cpus: Option<Spanned<Cpus>>,
+    pub memory: Limit<Bytes>,
+    pub cpus: Limit<Cpus>,
     pub pids_limit: Option<Spanned<i64>>,
     pub healthcheck: Option<Spanned<HealthSpec>>,
     pub logging: LoggingSpec,
@@ -133,6 +161,15 @@ pub struct ServiceSpec {
     pub allow_latest: Option<bool>,
     pub not_secret: BTreeSet<String>,
     pub stop_grace_period: Option<Spanned<Duration>>,
+    /// How the HTTP healthcheck asks (the kind's default otherwise).
+    pub probe: Option<Spanned<Probe>>,
+    /// Where the kind's data lives instead of its own volume: a declared volume or a host path.
+    pub data: Option<Spanned<String>>,
+    /// Capabilities beyond the kind's (an opt-out of the hardening, warned about).
+    pub cap_add: Vec<Spanned<String>>,
+    pub shm_size: Option<Spanned<Bytes>>,
+    /// Which of the kind's image families the image belongs to, when its name does not say.
+    pub image_family: Option<Spanned<String>>,
     /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
     pub params: IndexMap<String, (Span, serde_json::Value)>,
 }
@@ -157,6 +194,8 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "stop_grace_period",
     "network_isolation",
     "healthcheck",
+    "env",
+    "probe",
 ];
 pub const LOGGING_KEYS: &[&str] = &["driver", "max_size", "max_file"];
 pub const SERVICE_KEYS: &[&str] = &[
@@ -183,6 +222,11 @@ pub const SERVICE_KEYS: &[&str] = &[
     "allow_latest",
     "not_secret",
     "stop_grace_period",
+    "probe",
+    "data",
+    "cap_add",
+    "shm_size",
+    "image_family",
 ];
 const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
 
@@ -608,11 +652,25 @@ impl Reader<'_> {
         {
             for (key, node) in s.iter() {
                 self.check_name(key.as_str(), self.key_span(key), NameKind::Volume);
-                if let Some(m) = self.mapping(node, &format!("volume `{}`", key.as_str())) {
-                    self.check_keys(m, &format!("volume `{}`", key.as_str()), &[], &[]);
+                let what = format!("volume `{}`", key.as_str());
+                let mut decl = VolumeDecl {
+                    span: self.key_span(key),
+                    external: false,
+                    name: None,
+                };
+                if let Some(m) = self.mapping(node, &what) {
+                    self.check_keys(m, &what, &["external", "name"], &[]);
+                    if let Some(n) = m.get_node("external") {
+                        decl.external = self.bool(n, "`external`").unwrap_or(false);
+                    }
+                    if let Some(n) = m.get_node("name") {
+                        if let Some(name) = self.string(n, "`name`") {
+                            self.check_name(&name.value, name.span, NameKind::Volume);
+                            decl.name = Some(name.value);
+                        }
+                    }
                 }
-                spec.volumes
-                    .insert(key.as_str().to_string(), self.key_span(key));
+                spec.volumes.insert(key.as_str().to_string(), decl);
             }
         }
         match map.get_node("services") {
@@ -686,6 +744,116 @@ impl Reader<'_> {
         }
     }
 
+    /// A limit, or `none` to run without one.
+    fn limit<T: std::str::FromStr<Err = UnitError>>(
+        &mut self,
+        node: &Node,
+        what: &str,
+    ) -> Limit<T> {
+        if let Node::Scalar(s) = node {
+            if s.as_str() == "none" {
+                return Some(Spanned::new(None, self.span(node)));
+            }
+        }
+        self.unit::<T>(node, what)
+            .map(|v| Spanned::new(Some(v.value), v.span))
+    }
+
+    fn probe(&mut self, n: &Node) -> Option<Spanned<Probe>> {
+        let p = self.string(n, "`probe`")?;
+        match p.value.parse::<Probe>() {
+            Ok(probe) => Some(Spanned::new(probe, p.span)),
+            Err(()) => {
+                let names: Vec<&str> = Probe::ALL.iter().map(|p| p.as_str()).collect();
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidValue, format!("`{}` is not a probe", p.value))
+                        .at(p.span)
+                        .hint(format!(
+                            "use one of {}: whichever program the image has (docs/kinds.md)",
+                            names.join(", ")
+                        )),
+                );
+                None
+            }
+        }
+    }
+
+    /// `secrets:` of a service: names, or `{ name: NAME, env: VAR }` for an app that reads the
+    /// secret from an environment variable only.
+    fn secret_uses(&mut self, node: &Node) -> Vec<SecretUse> {
+        let mut out = Vec::new();
+        for item in self.list(node, "`secrets`") {
+            match item {
+                Node::Mapping(m) => {
+                    self.check_keys(m, "a secret of a service", &["name", "env"], &[]);
+                    let Some(name) = m.get_node("name").and_then(|n| self.string(n, "`name`"))
+                    else {
+                        self.diags.push(
+                            Diagnostic::error(Code::MissingKey, "this secret has no `name`")
+                                .at(self.span(item))
+                                .hint("write `{ name: jwt_secret, env: JWT_SECRET }`"),
+                        );
+                        continue;
+                    };
+                    let env = m.get_node("env").and_then(|n| self.string(n, "`env`"));
+                    if let Some(e) = &env {
+                        if e.value.is_empty()
+                            || !e
+                                .value
+                                .chars()
+                                .all(|c| c == '_' || c.is_ascii_alphanumeric())
+                        {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::InvalidName,
+                                    format!("`{}` is not an environment variable name", e.value),
+                                )
+                                .at(e.span),
+                            );
+                        }
+                    }
+                    out.push(SecretUse { name, env });
+                }
+                n => {
+                    if let Some(name) = self.string(n, "`secrets`") {
+                        out.push(SecretUse { name, env: None });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// An `env:` mapping, values kept raw (helpers render and `${VAR}` substitutes later).
+    fn env_map(&mut self, n: &Node) -> Vec<EnvEntry> {
+        let mut out = Vec::new();
+        let Some(env) = self.mapping(n, "`env`") else {
+            return out;
+        };
+        for (ek, ev) in env.iter() {
+            let key = Spanned::new(ek.as_str().to_string(), self.key_span(ek));
+            if !ek
+                .as_str()
+                .chars()
+                .all(|c| c == '_' || c.is_ascii_alphanumeric() || c == '.')
+                || ek.as_str().is_empty()
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidName,
+                        format!("`{}` is not an environment variable name", ek.as_str()),
+                    )
+                    .at(key.span),
+                );
+                continue;
+            }
+            if let Some(raw) = self.raw(ev, &format!("env `{}`", ek.as_str())) {
+                out.push(EnvEntry { key, raw });
+            }
+        }
+        out
+    }
+
     fn restart(&mut self, n: &Node) -> Option<Spanned<RestartPolicy>> {
         let r = self.string(n, "`restart`")?;
         match r.value.parse::<RestartPolicy>() {
@@ -710,6 +878,12 @@ impl Reader<'_> {
         if let Some(n) = m.get_node("restart") {
             d.restart = self.restart(n);
         }
+        if let Some(n) = m.get_node("env") {
+            d.env = self.env_map(n);
+        }
+        if let Some(n) = m.get_node("probe") {
+            d.probe = self.probe(n);
+        }
         if let Some(l) = m
             .get_node("logging")
             .and_then(|n| self.mapping(n, "`defaults.logging`"))
@@ -717,10 +891,10 @@ impl Reader<'_> {
             d.logging = self.logging(l, "`defaults.logging`");
         }
         if let Some(n) = m.get_node("memory") {
-            d.memory = self.unit(n, "`defaults.memory`");
+            d.memory = self.limit(n, "`defaults.memory`");
         }
         if let Some(n) = m.get_node("cpus") {
-            d.cpus = self.unit(n, "`defaults.cpus`");
+            d.cpus = self.limit(n, "`defaults.cpus`");
         }
         if let Some(n) = m.get_node("pids_limit") {
             d.pids_limit = self.number(n, "`pids_limit`", "a whole number");
@@ -892,7 +1066,14 @@ impl Reader<'_> {
 
     fn healthcheck(&mut self, node: &Node) -> Option<Spanned<HealthSpec>> {
         let span = self.span(node);
-        if let Node::Scalar(_) = node {
+        if let Node::Scalar(s) = node {
+            if s.as_str() == "image" {
+                let image = HealthSpec {
+                    image: true,
+                    ..Default::default()
+                };
+                return Some(Spanned::new(image, span));
+            }
             return match self.bool(node, "`healthcheck`")? {
                 false => Some(Spanned::new(
                     HealthSpec {
@@ -905,7 +1086,7 @@ impl Reader<'_> {
                     self.diags.push(
                         Diagnostic::error(Code::InvalidValue, "`healthcheck: true` says nothing")
                             .at(span)
-                            .hint("omit it to use the kind's healthcheck, give a mapping with `test:`, or `false` for a one-shot job"),
+                            .hint("omit it to use the kind's healthcheck, give a mapping with `test:`, `image` for the image's own, or `false` for a one-shot job"),
                     );
                     None
                 }
@@ -1003,6 +1184,11 @@ impl Reader<'_> {
             allow_latest: None,
             not_secret: BTreeSet::new(),
             stop_grace_period: None,
+            probe: None,
+            data: None,
+            cap_add: Vec::new(),
+            shm_size: None,
+            image_family: None,
             params: IndexMap::new(),
         };
         if m.get_node("image").is_none() {
@@ -1027,35 +1213,8 @@ impl Reader<'_> {
                 }
                 "publish" => self.publish(n, &mut svc.publish),
                 "uses" => svc.uses = self.strings(n, "`uses`"),
-                "secrets" => svc.secrets = self.strings(n, "`secrets`"),
-                "env" => {
-                    if let Some(env) = self.mapping(n, "`env`") {
-                        for (ek, ev) in env.iter() {
-                            let key = Spanned::new(ek.as_str().to_string(), self.key_span(ek));
-                            if !ek
-                                .as_str()
-                                .chars()
-                                .all(|c| c == '_' || c.is_ascii_alphanumeric() || c == '.')
-                                || ek.as_str().is_empty()
-                            {
-                                self.diags.push(
-                                    Diagnostic::error(
-                                        Code::InvalidName,
-                                        format!(
-                                            "`{}` is not an environment variable name",
-                                            ek.as_str()
-                                        ),
-                                    )
-                                    .at(key.span),
-                                );
-                                continue;
-                            }
-                            if let Some(raw) = self.raw(ev, &format!("env `{}`", ek.as_str())) {
-                                svc.env.push(EnvEntry { key, raw });
-                            }
-                        }
-                    }
-                }
+                "secrets" => svc.secrets = self.secret_uses(n),
+                "env" => svc.env = self.env_map(n),
                 "command" | "entrypoint" => {
                     if let Node::Scalar(_) = n {
                         self.diags.push(
@@ -1079,8 +1238,8 @@ impl Reader<'_> {
                 }
                 "user" => svc.user = self.string(n, "`user`"),
                 "restart" => svc.restart = self.restart(n),
-                "memory" => svc.memory = self.unit(n, "`memory`"),
-                "cpus" => svc.cpus = self.unit(n, "`cpus`"),
+                "memory" => svc.memory = self.limit(n, "`memory`"),
+                "cpus" => svc.cpus = self.limit(n, "`cpus`"),
                 "pids_limit" => svc.pids_limit = self.number(n, "`pids_limit`", "a whole number"),
                 "healthcheck" => svc.healthcheck = self.healthcheck(n),
                 "logging" => {
@@ -1101,6 +1260,11 @@ impl Reader<'_> {
                         .collect()
                 }
                 "stop_grace_period" => svc.stop_grace_period = self.unit(n, "`stop_grace_period`"),
+                "probe" => svc.probe = self.probe(n),
+                "data" => svc.data = self.string(n, "`data`"),
+                "cap_add" => svc.cap_add = self.strings(n, "`cap_add`"),
+                "shm_size" => svc.shm_size = self.unit(n, "`shm_size`"),
+                "image_family" => svc.image_family = self.string(n, "`image_family`"),
                 other if other.starts_with("x-") => {}
                 other => {
                     let value = self.json(n);

@@ -46,6 +46,8 @@ pub struct Stack<'a> {
     pub secrets: HashMap<String, BTreeSet<String>>,
     pub networks: BTreeMap<String, bool>,
     pub service_networks: HashMap<String, BTreeMap<String, ServiceNetwork>>,
+    /// Each service's image family (`{name, ...vars}`), for kinds made for several.
+    pub families: HashMap<String, serde_json::Value>,
 }
 
 impl Stack<'_> {
@@ -84,12 +86,13 @@ pub fn check<'a>(
         secrets: HashMap::new(),
         networks: BTreeMap::new(),
         service_networks: HashMap::new(),
+        families: HashMap::new(),
     };
     let names: Vec<&str> = spec.services.keys().map(String::as_str).collect();
     for (name, svc) in &spec.services {
         check_image(spec, svc, diags);
         let mut secrets: BTreeSet<String> = BTreeSet::new();
-        for s in &svc.secrets {
+        for s in svc.secrets.iter().map(|s| &s.name) {
             if !spec.secrets.contains_key(&s.value) {
                 unknown_ref(
                     &s.value,
@@ -173,6 +176,10 @@ pub fn check<'a>(
         let params = check_params(name, svc, kind, spec, &names, &mut secrets, diags);
         stack.params.insert(name.clone(), params);
         stack.secrets.insert(name.clone(), secrets);
+        if let Some(family) = check_family(name, svc, kind, diags) {
+            stack.families.insert(name.clone(), family);
+        }
+        check_kind_settings(name, svc, kind, spec, spec_dir, diags);
     }
     check_ports(spec, &stack.ports, diags);
     if diags.error_count() > before {
@@ -181,6 +188,123 @@ pub fn check<'a>(
     stack.order = topological_order(spec, diags)?;
     derive_networks(&mut stack);
     Some(stack)
+}
+
+/// The image family of a service whose kind is made for several (redis, valkey): from
+/// `image_family:`, else from the image's name; an image of none is refused.
+fn check_family(
+    name: &str,
+    svc: &ServiceSpec,
+    kind: &Kind,
+    diags: &mut Diagnostics,
+) -> Option<serde_json::Value> {
+    let families = &kind.meta.families;
+    if families.is_empty() {
+        if let Some(f) = &svc.image_family {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "kind `{}` has no image families, so `image_family:` does not apply",
+                        kind.name
+                    ),
+                )
+                .at(f.span),
+            );
+        }
+        return None;
+    }
+    let image = svc.image.as_ref()?;
+    let names = families.keys().cloned().collect::<Vec<_>>().join(", ");
+    let family = match &svc.image_family {
+        Some(f) if families.contains_key(&f.value) => f.value.clone(),
+        Some(f) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("kind `{}` has no image family `{}`", kind.name, f.value),
+                )
+                .at(f.span)
+                .hint(format!("its families: {names}")),
+            );
+            return None;
+        }
+        None => match kind.meta.family_of(&image.value) {
+            Some(f) => f.to_string(),
+            None => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnsupportedImage,
+                        format!(
+                            "service `{name}` (kind `{}`) runs `{}`, which is none of the images the kind is made for",
+                            kind.name, image.value
+                        ),
+                    )
+                    .at(image.span)
+                    .hint(format!(
+                        "the kind knows the families {names} (their entrypoints, users and commands differ); if this image is built like one of them, say so with `image_family: NAME`"
+                    )),
+                );
+                return None;
+            }
+        },
+    };
+    let mut value = serde_json::Map::new();
+    value.insert("name".into(), family.clone().into());
+    for (k, v) in &families[&family].vars {
+        value.insert(k.clone(), v.clone());
+    }
+    Some(serde_json::Value::Object(value))
+}
+
+/// The settings whose meaning depends on the kind: `probe:` (an HTTP healthcheck), `data:` (a
+/// kind that keeps data; a declared volume or a host path).
+fn check_kind_settings(
+    name: &str,
+    svc: &ServiceSpec,
+    kind: &Kind,
+    spec: &Spec,
+    spec_dir: &std::path::Path,
+    diags: &mut Diagnostics,
+) {
+    if let (Some(p), None) = (&svc.probe, kind.meta.probe) {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                format!("the healthcheck of kind `{}` is not an HTTP probe, so `probe:` does not apply to `{name}`", kind.name),
+            )
+            .at(p.span)
+            .hint("give `healthcheck.test` instead, or `healthcheck: image` for the image's own"),
+        );
+    }
+    if let Some(data) = &svc.data {
+        let v = &data.value;
+        if kind.meta.data.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "kind `{}` keeps no data, so `data:` does not apply to `{name}`",
+                        kind.name
+                    ),
+                )
+                .at(data.span)
+                .hint("mount what the service needs with `volumes:`"),
+            );
+        } else if v.starts_with('.') || v.starts_with('/') {
+            check_host_path(&format!("`data: {v}`"), v, data.span, spec, spec_dir, diags);
+        } else if !spec.volumes.contains_key(v) {
+            unknown_ref(
+                v,
+                data.span,
+                spec.volumes.keys().map(String::as_str),
+                Code::UnknownVolume,
+                "volume",
+                "`data:` names a volume declared under the top-level `volumes:` (add `external: true` for one that exists already), or a path: ./data",
+                diags,
+            );
+        }
+    }
 }
 
 /// Reports `value`, which the caller looked up (in a map, so that checking a large stack stays

@@ -79,6 +79,8 @@ codes! {
     PortConflict = "port-conflict",
     /// A `volumes:` entry that does not parse.
     InvalidVolume = "invalid-volume",
+    /// Two mounts (or a mount and a secret, config or tmpfs) on one path in a service.
+    DuplicateMount = "duplicate-mount",
     /// A host path that is absolute, climbs out of the project or goes through a link.
     HostPath = "host-path",
     /// A secret declaration without exactly one valid source.
@@ -95,6 +97,8 @@ codes! {
     SecretUnset = "secret-unset",
     /// A service of a kind that does not exist.
     UnknownKind = "unknown-kind",
+    /// An image of none of the families its kind is made for (valkey for redis is one).
+    UnsupportedImage = "unsupported-image",
     /// A reference to a service the stack does not have.
     UnknownService = "unknown-service",
     /// A reference to a secret the stack does not declare.
@@ -133,6 +137,8 @@ codes! {
     TemplateOutput = "template-output",
     /// A compiled service breaks one of fedgen's policies (only a template can cause it).
     Policy = "policy",
+    /// A policy a service opts out of on purpose (a warning: `restart: no`, `memory: none`, ...).
+    PolicyOptOut = "policy-opt-out",
     /// A fedgen bug: the output failed its own check.
     Internal = "internal",
 }

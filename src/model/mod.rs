@@ -86,6 +86,8 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_grace_period: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
@@ -98,6 +100,8 @@ pub struct Service {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Healthcheck {
+    /// `[CMD, ...]` or `[CMD-SHELL, ...]`; empty: the image's own HEALTHCHECK, with this timing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
@@ -210,8 +214,25 @@ pub struct Network {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Volume {
+    /// The volume's name on the engine, when it is not `PROJECT_NAME` (an existing volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Made outside the project: never created or removed by it, and it must exist.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub external: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+impl Volume {
+    /// The volume's name on the engine.
+    pub fn engine_name(&self, project: &str, key: &str) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None if self.external => key.to_string(),
+            None => crate::names::scoped(project, key),
+        }
+    }
 }
 
 /// A secret's source: a variable of the environment fedgen deploys from, or a file.
