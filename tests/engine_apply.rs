@@ -151,8 +151,8 @@ fn apply_converges_from_nothing_and_is_idempotent() {
     assert_eq!(r2["status"], "in-sync");
     assert_eq!(r2["mutating_calls"], 0);
     // A constant cost, whatever the size of the stack: version, ping and one list each of
-    // containers, networks and volumes; no inspect (the labels and the list settle it).
-    assert_eq!(r2["api_calls"], 5, "{r2}");
+    // containers, networks, volumes and images; no inspect (the labels and the list settle it).
+    assert_eq!(r2["api_calls"], 6, "{r2}");
     assert_eq!(s.ids(), ids);
     let d = s.diff(&[]);
     assert_eq!(d.status.code(), Some(0), "{}", describe(&d));
@@ -184,7 +184,7 @@ fn apply_converges_from_nothing_and_is_idempotent() {
         .unwrap()
         .iter()
         .all(|x| x["read"] == "list"));
-    assert_eq!(fast["api_calls"], 5);
+    assert_eq!(fast["api_calls"], 6);
 
     // Compose sees the stack fedgen applied.
     let ps = docker(&[

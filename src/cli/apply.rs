@@ -7,6 +7,7 @@ use crate::deploy::apply::{self as ap, Options, Outcome, Report, Status};
 use crate::deploy::desired::Desired;
 use crate::deploy::engine;
 use crate::deploy::lock::{LockError, ProjectLock};
+use crate::deploy::preflight;
 use crate::deploy::report;
 use crate::deploy::session::{self, PlanDocument, SavedPlan};
 use crate::deploy::state::Refresh;
@@ -117,13 +118,29 @@ pub fn run(args: &ApplyArgs) -> i32 {
         Some(s) => s.refresh,
         None => args.refresh.unwrap_or(Refresh::Fast),
     };
-    let (engine, the_plan) = match rt.block_on(session::connect_and_plan(&desired, refresh)) {
+    let (engine, mut the_plan) = match rt.block_on(session::connect_and_plan(&desired, refresh)) {
         Ok(r) => r,
         Err(e) => {
             super::engine_error(&e, &desired);
             return exit::INVALID;
         }
     };
+    // Images the host does not have are pulled first, as Compose does, then the plan is made
+    // again (its pre-flight then sees them). A saved plan is applied only as it was made.
+    if saved.is_none() && !args.dry_run && the_plan.preflight.iter().any(|p| p.image_missing) {
+        let pulled = rt.block_on(async {
+            preflight::pull_missing(&engine, &the_plan).await?;
+            session::plan_with(&engine, &desired, refresh).await
+        });
+        match pulled {
+            Ok(p) => the_plan = p,
+            Err(e) => {
+                super::engine_error(&e, &desired);
+                eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
+                return exit::REFUSED;
+            }
+        }
+    }
     if let Some(saved) = &saved {
         if let Some(why) = saved.stale(&file, &the_plan) {
             eprintln!(

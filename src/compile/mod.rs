@@ -180,3 +180,200 @@ pub fn default_secrets_dir(env: &BTreeMap<String, String>, project: &str) -> Pat
         .unwrap_or_else(|| PathBuf::from("/var/lib"));
     state.join("fedgen").join(project).join("secrets")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RestartPolicy, Service};
+
+    /// Compiles `spec` (YAML) and gives the service `web`.
+    fn web(spec: &str) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spec.yml");
+        std::fs::write(&path, spec).unwrap();
+        let c = compile(&Input {
+            spec: path,
+            env_file: None,
+            templates: None,
+            out: dir.path().join("out.yml"),
+            secrets_dir: Some(dir.path().join("s")),
+            process_env: BTreeMap::new(),
+        });
+        let errors: Vec<String> = c
+            .diags
+            .items
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        c.output.unwrap().compose.services["web"].clone()
+    }
+
+    /// Every setting: the service's value, else `defaults`, else the kind's, else fedgen's.
+    #[test]
+    fn one_precedence_rule_for_every_field() {
+        type Read = fn(&Service) -> String;
+        // (field, `defaults` line, its value, service line, its value, the kind's or fedgen's, read)
+        let cases: &[(&str, &str, &str, &str, &str, &str, Read)] = &[
+            (
+                "restart",
+                "restart: always",
+                "always",
+                "restart: on-failure",
+                "on-failure",
+                "unless-stopped",
+                |s| s.restart.unwrap().to_string(),
+            ),
+            (
+                "memory",
+                "memory: 256m",
+                "256m",
+                "memory: 128m",
+                "128m",
+                "512m",
+                |s| s.limits().memory.unwrap().to_string(),
+            ),
+            (
+                "cpus",
+                "cpus: \"0.5\"",
+                "0.5",
+                "cpus: \"0.25\"",
+                "0.25",
+                "1.0",
+                |s| s.limits().cpus.unwrap().to_string(),
+            ),
+            (
+                "pids_limit",
+                "pids_limit: 100",
+                "100",
+                "pids_limit: 50",
+                "50",
+                "-",
+                |s| s.pids_limit.map(|p| p.to_string()).unwrap_or("-".into()),
+            ),
+            (
+                "stop_grace_period",
+                "stop_grace_period: 40s",
+                "40s",
+                "stop_grace_period: 5s",
+                "5s",
+                "20s",
+                |s| s.stop_grace_period.unwrap().to_string(),
+            ),
+            (
+                "logging.driver",
+                "logging: { driver: local }",
+                "local",
+                "logging: { driver: json-file }",
+                "json-file",
+                "json-file",
+                |s| s.logging.clone().unwrap().driver,
+            ),
+            (
+                "logging.max_size",
+                "logging: { max_size: 5m }",
+                "5m",
+                "logging: { max_size: 1m }",
+                "1m",
+                "10m",
+                |s| s.logging.clone().unwrap().options["max-size"].clone(),
+            ),
+            (
+                "logging.max_file",
+                "logging: { max_file: 7 }",
+                "7",
+                "logging: { max_file: 2 }",
+                "2",
+                "3",
+                |s| s.logging.clone().unwrap().options["max-file"].clone(),
+            ),
+            (
+                "healthcheck.interval",
+                "healthcheck: { interval: 3s }",
+                "3s",
+                "healthcheck: { interval: 2s }",
+                "2s",
+                "10s",
+                |s| s.healthcheck.clone().unwrap().interval.unwrap().to_string(),
+            ),
+            (
+                "healthcheck.timeout",
+                "healthcheck: { timeout: 3s }",
+                "3s",
+                "healthcheck: { timeout: 2s }",
+                "2s",
+                "5s",
+                |s| s.healthcheck.clone().unwrap().timeout.unwrap().to_string(),
+            ),
+            (
+                "healthcheck.retries",
+                "healthcheck: { retries: 9 }",
+                "9",
+                "healthcheck: { retries: 8 }",
+                "8",
+                "5",
+                |s| s.healthcheck.clone().unwrap().retries.unwrap().to_string(),
+            ),
+            (
+                "healthcheck.start_period",
+                "healthcheck: { start_period: 3s }",
+                "3s",
+                "healthcheck: { start_period: 2s }",
+                "2s",
+                "20s",
+                |s| {
+                    s.healthcheck
+                        .clone()
+                        .unwrap()
+                        .start_period
+                        .unwrap()
+                        .to_string()
+                },
+            ),
+            (
+                "probe",
+                "probe: curl",
+                "curl",
+                "probe: wget",
+                "wget",
+                "python3",
+                |s| s.healthcheck.clone().unwrap().test[1].clone(),
+            ),
+            (
+                "env",
+                "env: { MODE: shared }",
+                "shared",
+                "env: { MODE: own }",
+                "own",
+                "-",
+                |s| s.environment.get("MODE").cloned().unwrap_or("-".into()),
+            ),
+        ];
+        let spec = |d: &str, o: &str| {
+            format!("name: p\ndefaults:\n  {d}\nservices:\n  web:\n    kind: http\n    image: x:1\n    {o}\n")
+        };
+        for (field, defaults, dv, own, ov, builtin, read) in cases {
+            assert_eq!(
+                read(&web(&spec("", ""))),
+                *builtin,
+                "{field}: the kind's (or fedgen's) value"
+            );
+            assert_eq!(
+                read(&web(&spec(defaults, ""))),
+                *dv,
+                "{field}: `defaults` over the kind"
+            );
+            assert_eq!(
+                read(&web(&spec(defaults, own))),
+                *ov,
+                "{field}: the service over `defaults`"
+            );
+        }
+        // A one-shot kind runs once: `defaults.restart` is for servers.
+        let job = web(
+            "name: p\ndefaults:\n  restart: always\nservices:\n  web: { kind: job, image: x:1 }\n",
+        );
+        assert_eq!(job.restart, Some(RestartPolicy::No));
+    }
+}

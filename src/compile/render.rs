@@ -906,10 +906,7 @@ impl<'a> ServiceRender<'a, '_> {
 
     /// The entrypoint and command: the spec's, else the kind's; with secrets to expose as
     /// environment variables, a shell wrapper that reads them from /run/secrets at start.
-    fn entrypoint_and_command(
-        &mut self,
-        frag: &Fragment,
-    ) -> Option<(Argv, Argv)> {
+    fn entrypoint_and_command(&mut self, frag: &Fragment) -> Option<(Argv, Argv)> {
         let entrypoint = self
             .svc
             .entrypoint

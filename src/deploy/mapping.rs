@@ -114,7 +114,10 @@ pub fn create_body(
         .map(|m| EngineMount {
             target: Some(m.target.clone()),
             source: Some(if m.kind == "volume" {
-                names::scoped(project, &m.source)
+                match desired.compose.volumes.get(&m.source) {
+                    Some(v) => v.engine_name(project, &m.source),
+                    None => names::scoped(project, &m.source),
+                }
             } else {
                 desired.base_dir.join(&m.source).display().to_string()
             }),
@@ -159,8 +162,9 @@ pub fn create_body(
         ),
         labels: Some(container_labels(project, service, svc, desired)),
         exposed_ports: (!svc.ports.is_empty()).then(|| port_bindings.keys().cloned().collect()),
+        // An empty test keeps the image's own, with this timing (as Compose does).
         healthcheck: svc.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
+            test: (!h.test.is_empty()).then(|| h.test.clone()),
             interval: nanos(h.interval),
             timeout: nanos(h.timeout),
             retries: h.retries.map(i64::from),
@@ -188,6 +192,7 @@ pub fn create_body(
             cap_drop: (!svc.cap_drop.is_empty()).then(|| svc.cap_drop.clone()),
             security_opt: (!svc.security_opt.is_empty()).then(|| svc.security_opt.clone()),
             pids_limit: svc.pids_limit,
+            shm_size: svc.shm_size.map(|b| b.0 as i64),
             memory: limits.memory.map(|b| b.0 as i64),
             nano_cpus: limits.cpus.map(|c| c.nanos() as i64),
             network_mode: first_net.map(|(n, _)| names::scoped(project, n)),
@@ -287,7 +292,7 @@ pub struct ImageDefaults {
     working_dir: String,
     stop_signal: String,
     labels: BTreeMap<String, String>,
-    healthcheck: Option<Vec<String>>,
+    healthcheck: Option<Healthcheck>,
 }
 
 impl From<bollard::models::ImageConfig> for ImageDefaults {
@@ -300,7 +305,7 @@ impl From<bollard::models::ImageConfig> for ImageDefaults {
             working_dir: c.working_dir.unwrap_or_default(),
             stop_signal: c.stop_signal.unwrap_or_default(),
             labels: c.labels.unwrap_or_default().into_iter().collect(),
-            healthcheck: c.healthcheck.and_then(|h| h.test),
+            healthcheck: c.healthcheck.map(|h| health_from_engine(&h)),
         }
     }
 }
@@ -335,10 +340,14 @@ impl ImageDefaults {
         s.environment
             .retain(|k, v| !self.env.contains(&format!("{k}={v}")));
         s.labels.retain(|k, v| self.labels.get(k) != Some(v));
-        if let Some(h) = &s.healthcheck {
-            if h.test.is_empty() || h.test == ["NONE"] || Some(&h.test) == self.healthcheck.as_ref()
-            {
+        // The image's healthcheck as a whole is not the file's; its test alone, with other
+        // timing, is the file's `healthcheck: image` (an empty test).
+        if let Some(h) = &mut s.healthcheck {
+            let image = self.healthcheck.as_ref();
+            if h.test == ["NONE"] || Some(&*h) == image {
                 s.healthcheck = None;
+            } else if image.is_some_and(|i| i.test == h.test) {
+                h.test.clear();
             }
         }
     }
@@ -438,16 +447,7 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
         .filter(|(k, _)| !k.starts_with("com.docker.compose.") && k.as_str() != LABEL_SECRETS)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if let Some(h) = config.healthcheck.clone() {
-        let positive = |n: Option<i64>| n.filter(|n| *n > 0).map(|n| Duration(n as u64));
-        s.healthcheck = Some(Healthcheck {
-            test: h.test.clone().unwrap_or_default(),
-            interval: positive(h.interval),
-            timeout: positive(h.timeout),
-            retries: h.retries.filter(|n| *n > 0).map(|n| n as u32),
-            start_period: positive(h.start_period),
-        });
-    }
+    s.healthcheck = config.healthcheck.as_ref().map(health_from_engine);
     s.restart = Some(restart_from_engine(host.restart_policy.as_ref()));
     if let Some(l) = host.log_config.clone() {
         s.logging = Some(Logging {
@@ -493,7 +493,7 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
         match typ.as_str() {
             "volume" => s.volumes.push(Mount {
                 kind: "volume".into(),
-                source: names::unscoped(project, &m.name.clone().unwrap_or_default()).to_string(),
+                source: m.name.clone().unwrap_or_default(),
                 target,
                 read_only,
             }),
@@ -520,6 +520,11 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
     s.cap_add = caps(host.cap_add.clone());
     s.security_opt = host.security_opt.clone().unwrap_or_default();
     s.pids_limit = host.pids_limit.filter(|p| *p > 0);
+    // The engine reports its default of 64m when none was asked for.
+    s.shm_size = host
+        .shm_size
+        .filter(|b| *b > 0 && *b != 64 << 20)
+        .map(|b| Bytes(b as u64));
     s.stop_grace_period = config.stop_timeout.map(|t| Duration::from_secs(t as u64));
     let memory = host.memory.filter(|m| *m > 0).map(|m| Bytes(m as u64));
     let cpus = host.nano_cpus.filter(|n| *n > 0).map(|n| Cpus(n as u64));
@@ -553,6 +558,18 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
         listed: None,
     };
     (observed, s)
+}
+
+/// A healthcheck as the engine reports it (zero timing is the engine's default: absent).
+fn health_from_engine(h: &HealthConfig) -> Healthcheck {
+    let positive = |n: Option<i64>| n.filter(|n| *n > 0).map(|n| Duration(n as u64));
+    Healthcheck {
+        test: h.test.clone().unwrap_or_default(),
+        interval: positive(h.interval),
+        timeout: positive(h.timeout),
+        retries: h.retries.filter(|n| *n > 0).map(|n| n as u32),
+        start_period: positive(h.start_period),
+    }
 }
 
 /// Capability names as Docker shows them or Compose writes them, canonical: no `CAP_`, sorted.
@@ -651,18 +668,19 @@ mod tests {
         std::fs::write(file.path(), &text).unwrap();
         let desired = Desired::load(file.path(), None).unwrap();
         let base = &desired.base_dir;
+        let project = desired.compose.name.as_str();
         for (name, svc) in &desired.compose.services {
-            let body = create_body("p", name, svc, &desired);
+            let body = create_body(project, name, svc, &desired);
             let extra: Vec<(String, ServiceNetwork)> = svc
                 .networks
                 .iter()
                 .skip(1)
-                .map(|(n, sn)| (names::scoped("p", n), sn.clone()))
+                .map(|(n, sn)| (names::scoped(project, n), sn.clone()))
                 .collect();
-            let (observed, back) = read_back("p", engine_inspect(&body, &extra));
+            let (observed, back) = read_back(project, engine_inspect(&body, &extra));
             assert_eq!(observed.service, *name);
-            let mut want = canonical(svc, base);
-            let mut have = canonical(&back, base);
+            let mut want = canonical(svc, &desired.compose, base);
+            let mut have = canonical(&back, &desired.compose, base);
             // Secrets reach the container as files, not as part of its config.
             have.volumes
                 .retain(|m| !m.target.starts_with("/run/secrets/"));

@@ -4,7 +4,8 @@
 //! calls) -> [`state`] (the host, read through [`mapping`] into the shared model) -> [`plan`]
 //! (desired against observed, per service, each change a [`field::Field`]) -> [`report`] (text
 //! with a unified diff, or versioned JSON) and [`apply`] (the rollout). [`session`] ties
-//! connect, lock and plan together for the commands; [`lock`] serializes applies.
+//! connect, lock and plan together for the commands; [`lock`] serializes applies; [`preflight`]
+//! checks, before anything changes, that each new container's image can run its healthcheck.
 
 pub mod apply;
 pub mod desired;
@@ -13,6 +14,7 @@ pub mod field;
 pub mod lock;
 pub mod mapping;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod session;
 pub mod state;

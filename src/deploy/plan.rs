@@ -56,6 +56,8 @@ pub enum Origin {
     Drift,
     /// A secret's or config's content changed.
     Content,
+    /// The image the file names is another one now (rebuilt or pulled under the same tag).
+    Image,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,12 +139,21 @@ pub struct Plan {
     /// Networks of the project that the file does not have (removed by `apply --prune`).
     pub networks_extra: Vec<String>,
     pub volumes_create: Vec<String>,
+    /// Volumes the file says exist already (`external`) that are not on the host: apply refuses.
+    pub volumes_missing: Vec<String>,
     /// Volumes of the project the file no longer mounts: kept unless `apply --prune-volumes`.
     pub volumes_unused: Vec<String>,
     pub orphans: Vec<Orphan>,
     pub conflicts: Vec<Conflict>,
     /// sha256 of the observed host state; a saved plan is applied only while it still matches.
     pub fingerprint: String,
+    /// Services about to be created whose image cannot run their healthcheck (or is not on the
+    /// host): apply refuses while there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<crate::deploy::preflight::Problem>,
+    /// The images on the host (for the pre-flight).
+    #[serde(skip)]
+    pub images: crate::deploy::state::Images,
 }
 
 impl Plan {
@@ -182,7 +193,7 @@ pub fn plan(
             .iter()
             .filter(|c| &c.service == name)
             .collect();
-        let want_c = canonical(want, base_dir);
+        let want_c = canonical(want, desired, base_dir);
         let Some(c) = containers.first() else {
             services.push(ServicePlan {
                 name: name.clone(),
@@ -249,6 +260,16 @@ pub fn plan(
                 }
                 Some(_) => {}
                 None => content_unverified = true,
+            }
+        }
+        if let Some(now) = observed.images.id_of(&want.image) {
+            if !c.image_id.is_empty() && c.image_id != now && want.image == have_c.image {
+                changes.push(Change::new(
+                    Field::ImageId,
+                    short_id(&c.image_id),
+                    short_id(now),
+                ));
+                origin = origin.or(Some(Origin::Image));
             }
         }
         let canonical_name = names::container_name(&desired.name, name, 1);
@@ -323,9 +344,9 @@ pub fn plan(
         .collect();
     let volumes_create = desired
         .volumes
-        .keys()
-        .filter(|v| !observed.volumes.contains(*v))
-        .cloned()
+        .iter()
+        .filter(|(k, v)| !v.external && !observed.volumes.contains(*k))
+        .map(|(k, _)| k.clone())
         .collect();
     let volumes_unused = observed
         .volumes
@@ -353,16 +374,20 @@ pub fn plan(
         networks_recreate,
         networks_extra,
         volumes_create,
+        volumes_missing: observed.external_missing.clone(),
         volumes_unused,
         orphans,
         conflicts: observed.conflicts.clone(),
         fingerprint: observed.fingerprint(),
+        images: observed.images.clone(),
+        preflight: Vec::new(),
     };
     plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
         && plan.networks_create.is_empty()
         && plan.networks_recreate.is_empty()
         && plan.networks_extra.is_empty()
         && plan.volumes_create.is_empty()
+        && plan.volumes_missing.is_empty()
         && plan.orphans.is_empty()
         && plan.conflicts.is_empty();
     plan
@@ -380,9 +405,20 @@ fn short(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
 
-/// The desired service in the canonical form the engine side is normalized to.
-pub fn canonical(s: &Service, base_dir: &Path) -> Service {
+/// `sha256:0123...` as `0123456789ab`.
+fn short_id(id: &str) -> String {
+    short(id.strip_prefix("sha256:").unwrap_or(id))
+}
+
+/// The desired service in the canonical form the engine side is normalized to: volume mounts by
+/// the volume's name on the engine, binds by their absolute path.
+pub fn canonical(s: &Service, compose: &Compose, base_dir: &Path) -> Service {
     let mut c = s.clone();
+    for m in &mut c.volumes {
+        if let (true, Some(v)) = (m.kind == "volume", compose.volumes.get(&m.source)) {
+            m.source = v.engine_name(&compose.name, &m.source);
+        }
+    }
     if let Some(h) = &mut c.healthcheck {
         h.start_period = h.start_period.filter(|p| p.as_nanos() > 0);
     }
@@ -605,7 +641,7 @@ mod tests {
 
     #[test]
     fn a_listed_container_differs_only_in_its_networks() {
-        let mut want = canonical(&svc(), Path::new("/"));
+        let mut want = canonical(&svc(), &Compose::default(), Path::new("/"));
         want.networks.insert(
             "edge".into(),
             ServiceNetwork {
@@ -630,16 +666,16 @@ mod tests {
 
     #[test]
     fn equal_configs_in_different_units_compare_equal() {
-        let a = canonical(&svc(), Path::new("/"));
+        let a = canonical(&svc(), &Compose::default(), Path::new("/"));
         let mut b = svc();
         b.healthcheck.as_mut().unwrap().interval = Some("1m30s".parse().unwrap());
-        let b = canonical(&b, Path::new("/"));
+        let b = canonical(&b, &Compose::default(), Path::new("/"));
         assert!(compare(&a, &b).is_empty());
     }
 
     #[test]
     fn changes_are_named_to_the_field_and_secrets_redacted() {
-        let want = canonical(&svc(), Path::new("/"));
+        let want = canonical(&svc(), &Compose::default(), Path::new("/"));
         let mut have = want.clone();
         have.restart = Some(crate::model::RestartPolicy::No);
         have.environment.insert("JOB_TIMEOUT".into(), "60".into());

@@ -40,6 +40,7 @@ fn origin_text(o: Option<Origin>) -> &'static str {
         Some(Origin::File) => " (the file changed)",
         Some(Origin::Drift) => " (changed outside fedgen)",
         Some(Origin::Content) => " (secret or config content changed)",
+        Some(Origin::Image) => " (the image changed under its name)",
         None => "",
     }
 }
@@ -157,6 +158,16 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             o.service,
             o.container
         );
+    }
+    for v in &plan.volumes_missing {
+        let _ = writeln!(
+            out,
+            "  {} volume {v} is external (it must exist) but is not on the host; apply refuses",
+            style.paint("31", "!")
+        );
+    }
+    for p in &plan.preflight {
+        let _ = writeln!(out, "  {} pre-flight: {p}", style.paint("31", "!"));
     }
     for c in &plan.conflicts {
         let _ = writeln!(

@@ -2,13 +2,14 @@
 //! to a file and checked again before they are applied.
 //!
 //! Takes: a loaded [`Desired`] file and a [`Refresh`] depth. Gives: the connected [`Engine`] and
-//! the [`Plan`], or an [`EngineError`] that says where fedgen looked and what to check; a
+//! the [`Plan`] (with its pre-flight findings), or an [`EngineError`] that says where fedgen looked and what to check; a
 //! [`PlanDocument`] to print or save, and a [`SavedPlan`] read back, which is applied only while
 //! the file and the host are as they were ([`SavedPlan::stale`]).
 
 use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::plan::{self, Plan, PLAN_VERSION};
+use crate::deploy::preflight;
 use crate::deploy::state::{self, Refresh};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -30,14 +31,17 @@ pub async fn plan_with(
     desired: &Desired,
     refresh: Refresh,
 ) -> Result<Plan, EngineError> {
-    let observed =
-        state::observe(engine, &desired.compose.name, &desired.expected(), refresh).await?;
-    Ok(plan::plan(
+    let observed = state::observe(engine, desired, refresh).await?;
+    let mut plan = plan::plan(
         &desired.compose,
         &observed,
         &desired.hashes,
         &desired.base_dir,
-    ))
+    );
+    let mut cache = preflight::Cache::load();
+    plan.preflight = preflight::check(engine, desired, &plan, &observed.images, &mut cache).await?;
+    cache.save();
+    Ok(plan)
 }
 
 /// The plan as `diff --output json` prints it and `diff --out` saves it (docs/diff.md).

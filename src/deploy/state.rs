@@ -12,6 +12,7 @@
 //! are not drift) only where the list cannot settle it: with [`Refresh::Full`], or when its labels
 //! say it was made from another config, so the plan can name the fields that changed.
 
+use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
 use crate::model::labels::{
@@ -121,6 +122,44 @@ pub struct ObservedNetwork {
     pub internal: bool,
 }
 
+/// The images on the host: what each name (`repo:tag`, `repo@digest`) points at now.
+#[derive(Debug, Default, Clone)]
+pub struct Images {
+    by_reference: HashMap<String, String>,
+}
+
+impl Images {
+    pub fn from_summaries(list: Vec<bollard::models::ImageSummary>) -> Images {
+        let mut by_reference = HashMap::new();
+        for img in list {
+            for r in img.repo_tags.iter().chain(img.repo_digests.iter()) {
+                by_reference.insert(normalize_reference(r), img.id.clone());
+            }
+        }
+        Images { by_reference }
+    }
+
+    /// The id of the image a reference names on this host (`None`: not here).
+    pub fn id_of(&self, reference: &str) -> Option<&str> {
+        self.by_reference
+            .get(&normalize_reference(reference))
+            .map(String::as_str)
+    }
+}
+
+/// A reference as the engine lists it: `redis` is `redis:latest`, `docker.io/library/redis:7` is
+/// `redis:7`.
+pub fn normalize_reference(r: &str) -> String {
+    let r = r.strip_prefix("docker.io/").unwrap_or(r);
+    let r = r.strip_prefix("library/").unwrap_or(r);
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if r.contains('@') || last.contains(':') {
+        r.to_string()
+    } else {
+        format!("{r}:latest")
+    }
+}
+
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Observed {
     pub project: String,
@@ -132,6 +171,11 @@ pub struct Observed {
     pub networks: BTreeMap<String, ObservedNetwork>,
     /// By the volume's name in the compose file (`com.docker.compose.volume`).
     pub volumes: BTreeSet<String>,
+    /// Volumes the file names as existing (`external`) that are not on the host.
+    pub external_missing: Vec<String>,
+    /// The images on the host, by name.
+    #[serde(skip)]
+    pub images: Images,
 }
 
 impl Observed {
@@ -172,10 +216,11 @@ impl Observed {
 /// should carry (also used to find unmanaged containers with colliding names).
 pub async fn observe(
     engine: &Engine,
-    project: &str,
-    expected: &BTreeMap<String, Expected>,
+    desired: &Desired,
     refresh: Refresh,
 ) -> Result<Observed, EngineError> {
+    let project = desired.compose.name.as_str();
+    let expected = &desired.expected();
     let mut observed = Observed {
         project: project.to_string(),
         refresh,
@@ -319,5 +364,25 @@ pub async fn observe(
             .unwrap_or_else(|| names::unscoped(project, &v.name).to_string());
         observed.volumes.insert(short);
     }
+    // Volumes that exist already, not the project's: each must be on the host.
+    for (key, v) in desired.compose.volumes.iter().filter(|(_, v)| v.external) {
+        let name = v.engine_name(project, key);
+        match engine
+            .call("inspect volume", &name, |d| d.inspect_volume(&name))
+            .await
+        {
+            Ok(_) => {
+                observed.volumes.insert(key.clone());
+            }
+            Err(e) if e.status() == Some(404) => observed.external_missing.push(name),
+            Err(e) => return Err(e),
+        }
+    }
+    let images = engine
+        .call("list images", project, |d| {
+            d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
+        })
+        .await?;
+    observed.images = Images::from_summaries(images);
     Ok(observed)
 }

@@ -156,6 +156,28 @@ pub async fn apply(
             start,
         );
     }
+    if !plan.volumes_missing.is_empty() {
+        return refused(
+            format!(
+                "the file says these volumes exist already (external), but the host has none of that name: {}. Create them, or restore them from a backup, first.",
+                plan.volumes_missing.join(", ")
+            ),
+            engine,
+            start,
+        );
+    }
+    if !plan.preflight.is_empty() {
+        let lines: Vec<String> = plan.preflight.iter().map(|p| format!("  {p}")).collect();
+        return refused(
+            format!(
+                "pre-flight: {} service(s) could never become healthy on their images, so nothing was changed:\n{}",
+                plan.preflight.len(),
+                lines.join("\n")
+            ),
+            engine,
+            start,
+        );
+    }
     let kept = plan.services.iter().any(|s| s.container.is_some());
     if opts.prune && !plan.orphans.is_empty() && !kept && !opts.force {
         return refused(
