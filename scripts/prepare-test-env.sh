@@ -4,6 +4,7 @@
 #   - Docker Compose v2 (2.26, from Debian trixie, unpacked as a CLI plugin, no new apt sources)
 #   - the oracles: dclint (npm, pinned) and compose-lint (PyPI, pinned, in a venv)
 #   - the busybox stand-in image fedgen-test/busybox:1
+#   - the real-image lab: fedgen-lab/* images reproducing the official ones (scripts/lab/build.sh)
 # Writes the locations it found to target/test-env.sh, which scripts/test.sh sources.
 #
 # On a developer's machine with a running engine it uses that engine as it is: it never restarts it
@@ -72,6 +73,10 @@ if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
   rm -rf "$tree"
 fi
 
+# --- the real-image lab (scripts/lab): postgres, redis, nginx, caddy, prometheus, a FastAPI app ---
+# Built from Debian packages and PyPI (no image registry is reachable); cached in target/lab.
+bash scripts/lab/build.sh
+
 # --- Docker Compose v2 -------------------------------------------------------------------------
 if ! docker compose version 2>/dev/null | grep -q 'v\?2\.'; then
   log "installing Docker Compose v2 from Debian trixie (plugin only)"
@@ -116,6 +121,7 @@ export FEDGEN_COMPOSE_SCHEMA='$schema'
 export FEDGEN_TEST_IMAGE='$TEST_IMAGE'
 export FEDGEN_COMPOSE_V2='$compose_version'
 export FEDGEN_OWNS_DAEMON=$owns_daemon
+export FEDGEN_LAB_IMAGES=1
 export FEDGEN_REQUIRE_ENGINE=1
 ENV
 log "ready: engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), compose $compose_version, dclint $DCLINT_VERSION, compose-lint $COMPOSE_LINT_VERSION, owns daemon: $owns_daemon"

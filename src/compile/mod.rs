@@ -337,8 +337,15 @@ mod tests {
                 "curl",
                 "probe: wget",
                 "wget",
-                "python3",
-                |s| s.healthcheck.clone().unwrap().test[1].clone(),
+                "auto",
+                |s| {
+                    let t = s.healthcheck.clone().unwrap().test;
+                    if t[0] == "CMD-SHELL" {
+                        "auto".into()
+                    } else {
+                        t[1].clone()
+                    }
+                },
             ),
             (
                 "env",

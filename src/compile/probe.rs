@@ -12,6 +12,9 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Probe {
+    /// Whichever of wget, curl, python3 and bash the image has, tried in that order by
+    /// `/bin/sh`: alpine (busybox wget), Debian and Ubuntu (bash), python:*-slim (python3).
+    Auto,
     /// busybox or GNU wget (alpine and busybox-based images).
     Wget,
     /// curl.
@@ -27,7 +30,8 @@ pub enum Probe {
 }
 
 impl Probe {
-    pub const ALL: [Probe; 6] = [
+    pub const ALL: [Probe; 7] = [
+        Probe::Auto,
         Probe::Wget,
         Probe::Curl,
         Probe::Bash,
@@ -38,6 +42,7 @@ impl Probe {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Probe::Auto => "auto",
             Probe::Wget => "wget",
             Probe::Curl => "curl",
             Probe::Bash => "bash",
@@ -71,21 +76,41 @@ impl Probe {
                 "require('http').get(process.argv[1], r => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))",
                 url,
             ]),
-            Probe::Bash => {
-                let rest = url.strip_prefix("http://").unwrap_or(url);
-                let (authority, path) = match rest.find('/') {
-                    Some(i) => (&rest[..i], &rest[i..]),
-                    None => (rest, "/"),
-                };
-                let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
+            Probe::Bash => cmd(&["bash", "-c", &bash_get(url)]),
+            Probe::Auto => {
                 let script = format!(
-                    "exec 3<>/dev/tcp/{host}/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -qE '^HTTP/1\\.[01] [23]'"
+                    "{AUTO_MARK}\nu={url}\n\
+                     if command -v wget >/dev/null 2>&1; then exec wget -q -O /dev/null \"$u\"; fi\n\
+                     if command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null \"$u\"; fi\n\
+                     if command -v python3 >/dev/null 2>&1; then exec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \"$u\"; fi\n\
+                     if command -v bash >/dev/null 2>&1; then exec bash -c \"{}\"; fi\n\
+                     echo 'no wget, curl, python3 or bash in the image: set probe:' >&2; exit 1",
+                    bash_get(url).replace('"', "\\\"")
                 );
-                cmd(&["bash", "-c", &script])
+                vec!["CMD-SHELL".to_string(), script]
             }
             Probe::Image => Vec::new(),
         }
     }
+}
+
+/// The first line of the `auto` probe's script, by which the pre-flight knows it.
+pub const AUTO_MARK: &str = "# fedgen probe: auto (the first of wget, curl, python3, bash)";
+
+/// The programs of which the `auto` probe needs one.
+pub const AUTO_PROGRAMS: &str = "wget|curl|python3|bash";
+
+/// A GET of `url` over bash's /dev/tcp, succeeding on a 2xx or 3xx status line.
+fn bash_get(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
+    format!(
+        "exec 3<>/dev/tcp/{host}/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -qE '^HTTP/1\\.[01] [23]'"
+    )
 }
 
 impl fmt::Display for Probe {
@@ -102,11 +127,15 @@ impl FromStr for Probe {
     }
 }
 
-/// The program a healthcheck test runs first, which must be in the image: the first word after
-/// `CMD`, or the shell for `CMD-SHELL` (whose command line the shell then looks up).
+/// The programs a healthcheck test runs, which must be in the image: the first word after
+/// `CMD`, or the shell for `CMD-SHELL` and the first word of its command line. `a|b` means one
+/// of them (the `auto` probe).
 pub fn executables(test: &[String]) -> Vec<String> {
     match test.first().map(String::as_str) {
         Some("CMD") => test.get(1).cloned().into_iter().collect(),
+        Some("CMD-SHELL") if test.get(1).is_some_and(|s| s.starts_with(AUTO_MARK)) => {
+            vec!["/bin/sh".to_string(), AUTO_PROGRAMS.to_string()]
+        }
         Some("CMD-SHELL") => {
             let first = test
                 .get(1)
@@ -142,6 +171,9 @@ mod tests {
             "{bash:?}"
         );
         assert!(Probe::Image.test(url).is_empty());
+        let auto = Probe::Auto.test(url);
+        assert_eq!(auto[0], "CMD-SHELL");
+        assert_eq!(executables(&auto), ["/bin/sh", AUTO_PROGRAMS]);
         for p in Probe::ALL {
             assert_eq!(p.as_str().parse::<Probe>(), Ok(p));
         }

@@ -129,6 +129,7 @@ fn programs(svc: &Service) -> Vec<String> {
 /// The setting that fixes a missing program.
 fn fix_for(program: &str) -> String {
     match program {
+        probe::AUTO_PROGRAMS => "the `auto` probe needs one of wget, curl, python3 or bash; set `probe: node` or `probe: image`, or give `healthcheck.test` a program the image has".into(),
         "wget" | "curl" | "python3" | "node" | "bash" => format!(
             "set `probe:` in the stack spec to a program the image has (wget, curl, bash, python, node) or `probe: image` for the image's own HEALTHCHECK; {program} is the service's probe now"
         ),
@@ -330,14 +331,20 @@ async fn inspect_image(
     let container = created.id;
     let result = async {
         for program in programs {
-            let candidates: Vec<String> = if program.contains('/') {
-                vec![program.clone()]
-            } else {
-                path.split(':')
-                    .filter(|d| d.starts_with('/'))
-                    .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
-                    .collect()
-            };
+            // `a|b`: one of them will do (the `auto` probe).
+            let candidates: Vec<String> = program
+                .split('|')
+                .flat_map(|one| {
+                    if one.contains('/') {
+                        vec![one.to_string()]
+                    } else {
+                        path.split(':')
+                            .filter(|d| d.starts_with('/'))
+                            .map(|d| format!("{}/{one}", d.trim_end_matches('/')))
+                            .collect()
+                    }
+                })
+                .collect();
             let mut found = false;
             for c in candidates {
                 let opts = ContainerArchiveInfoOptionsBuilder::new().path(&c).build();
