@@ -165,3 +165,55 @@ fn an_engine_restart_in_the_middle_of_an_apply_fails_clearly_and_the_next_apply_
     assert_eq!(s.ids().len(), 9);
     assert_eq!(s.diff(&[]).status.code(), Some(0));
 }
+
+/// Seed 000's stack on the images it runs, through a reboot: the bundled federated-imputation
+/// stack on the lab's real images; a row written before the daemon restarts is there after it,
+/// and every service is healthy again by itself, reaching what it uses.
+#[test]
+#[ignore = "restarts the Docker daemon: run alone by scripts/test.sh on a daemon it started"]
+fn the_bundled_stack_on_real_images_survives_a_daemon_restart_with_its_data() {
+    use common::lab::*;
+    assert_eq!(
+        std::env::var("FEDGEN_OWNS_DAEMON").as_deref(),
+        Ok("1"),
+        "refusing to restart a Docker daemon this test run did not start"
+    );
+    require_lab();
+    let spec = std::fs::read_to_string(root().join("stacks/federated-imputation.yml")).unwrap();
+    let s = Stack::build(
+        &format!("fedgen-t-reboot-real-{}", std::process::id()),
+        &spec,
+        &lab_env(),
+    );
+    let out = s.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    s.wait_healthy(Duration::from_secs(60));
+    let marker = format!("before-reboot-{}", std::process::id());
+    let (ok, body) = s.app_request(
+        "job-processor",
+        8003,
+        &format!("/rows?value={marker}"),
+        "POST",
+    );
+    assert!(ok, "{body}");
+
+    restart_daemon();
+
+    s.wait_healthy(Duration::from_secs(180));
+    let (ok, body) = s.app_get("job-processor", 8003, "/rows");
+    assert!(
+        ok && body["rows"].to_string().contains(&marker),
+        "the row is gone: {body}"
+    );
+    for (svc, port) in APPS {
+        let (ok, body) = s.app_get(svc, *port, "/check");
+        assert!(ok, "{svc} after the reboot: {body}");
+    }
+    let d = s.run("diff", &[]);
+    assert_eq!(
+        d.status.code(),
+        Some(0),
+        "in sync after the reboot: {}",
+        describe(&d)
+    );
+}

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: running the binary, golden files, oracle lookup.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
