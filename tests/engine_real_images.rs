@@ -380,3 +380,103 @@ fn a_database_kept_on_an_existing_volume_keeps_its_rows() {
         "fedgen never took the volume over"
     );
 }
+
+#[test]
+#[ignore = "needs the Docker engine: run scripts/test.sh"]
+fn the_escape_hatches_work_on_the_engine_and_stay_in_sync() {
+    require_lab();
+    let pid = std::process::id();
+    // An image with a HEALTHCHECK of its own, for `healthcheck: image`.
+    let tag = format!("fedgen-t-hc-{pid}/web:1");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM fedgen-test/busybox:1\nHEALTHCHECK --interval=30s CMD wget -q -O /dev/null http://127.0.0.1:8080/health || exit 1\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/var/www\"]\n",
+    )
+    .unwrap();
+    let b = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(ctx.path())
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", describe(&b));
+    struct Untag(String);
+    impl Drop for Untag {
+        fn drop(&mut self) {
+            let _ = docker(&["rmi", "-f", &self.0]);
+        }
+    }
+    let _untag = Untag(tag.clone());
+    let spec = format!(
+        r#"name: p
+defaults:
+  healthcheck: {{ interval: 1s, timeout: 2s, retries: 30, start_period: 0s }}
+secrets:
+  api_token: {{ env: API_TOKEN }}
+services:
+  legacy:
+    kind: http
+    image: fedgen-test/busybox:1
+    port: 8080
+    probe: wget
+    secrets: [{{ name: api_token, env: API_TOKEN }}]
+    command: [httpd, -f, -p, "8080", -h, /var/www]
+    shm_size: 128m
+    cap_add: [SYS_NICE]
+  vendor:
+    kind: http
+    image: "{tag}"
+    port: 8080
+    healthcheck: image
+"#
+    );
+    let token = format!("token-{pid}-not-for-logs");
+    let s = Stack::build(
+        &format!("fedgen-t-hatch-{pid}"),
+        &spec,
+        &format!("API_TOKEN={token}\n"),
+    );
+    let out = s.apply(&["--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    // The secret is an environment variable of the service's process, not of the container.
+    let environ = docker(&[
+        "exec",
+        &s.container("legacy"),
+        "sh",
+        "-c",
+        "tr '\\0' '\\n' < /proc/1/environ",
+    ]);
+    assert!(
+        text(&environ.stdout).contains(&format!("API_TOKEN={token}")),
+        "{}",
+        describe(&environ)
+    );
+    let inspect = docker(&["inspect", &s.container("legacy")]);
+    assert!(
+        !text(&inspect.stdout).contains(&token),
+        "the value is not in the container's config"
+    );
+    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info[0]["HostConfig"]["ShmSize"], 128 << 20);
+    assert!(info[0]["HostConfig"]["CapAdd"]
+        .to_string()
+        .contains("SYS_NICE"));
+    // The image's own healthcheck, with fedgen's timing: healthy, and no drift.
+    let hc = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Healthcheck}}",
+        &s.container("vendor"),
+    ]);
+    let hc: serde_json::Value = serde_json::from_slice(&hc.stdout).unwrap();
+    assert!(
+        hc["Test"].to_string().contains("wget"),
+        "the image's test: {hc}"
+    );
+    assert_eq!(hc["Interval"], 1_000_000_000u64, "fedgen's interval: {hc}");
+    let diff = s.run("diff", &[]);
+    assert_eq!(diff.status.code(), Some(0), "{}", describe(&diff));
+    for o in [&out, &diff] {
+        assert!(!format!("{}{}", text(&o.stdout), text(&o.stderr)).contains(&token));
+    }
+}
