@@ -10,9 +10,11 @@
 
 pub mod cli;
 pub mod compile;
+pub mod compose;
 pub mod deploy;
 pub mod diag;
 pub mod exit;
 pub mod model;
 pub mod names;
 pub mod units;
+pub mod yaml;

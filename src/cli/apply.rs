@@ -21,12 +21,8 @@ pub struct ApplyArgs {
     /// A plan saved by `fedgen diff --out`: applied only if the file and the host are unchanged.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
-    /// The compose file fedgen built (default: the saved plan's file, else docker-compose.microservices.yml).
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// The .env file with the secrets' variables (the process environment wins over it).
-    #[arg(long = "env", value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub project: super::project::ProjectArgs,
     /// Remove containers of services the file no longer has, and networks it no longer has.
     #[arg(long)]
     pub prune: bool,
@@ -71,18 +67,19 @@ pub fn run(args: &ApplyArgs) -> i32 {
         },
         None => None,
     };
-    let file = args
-        .file
-        .clone()
-        .or_else(|| saved.as_ref().map(|s| s.file.clone()))
-        .unwrap_or_else(|| PathBuf::from("docker-compose.microservices.yml"));
-    let desired = match Desired::load(&file, args.env_file.as_deref()) {
+    let opts = args
+        .project
+        .options(saved.as_ref().map(|s| s.file.as_path()));
+    let desired = match Desired::load(&opts) {
         Ok(d) => Arc::new(d),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{e}");
             return exit::INVALID;
         }
     };
+    if let Some(w) = &desired.warnings {
+        eprint!("{w}");
+    }
     let json = args.output == Format::Json;
     let rt = super::runtime();
     // One apply per project and engine at a time; a killed holder's lock is released by the kernel.
@@ -142,7 +139,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
         }
     }
     if let Some(saved) = &saved {
-        if let Some(why) = saved.stale(&file, &the_plan) {
+        if let Some(why) = saved.stale(&desired, &the_plan) {
             eprintln!(
                 "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
                 args.plan
@@ -159,8 +156,9 @@ pub fn run(args: &ApplyArgs) -> i32 {
                 plan: &the_plan,
                 engine: engine.host(),
                 api_calls: engine.calls(),
-                file: file.display().to_string(),
-                file_sha256: session::file_sha256(&file),
+                file: desired.file.display().to_string(),
+                file_sha256: session::file_sha256(&desired.files),
+                desired_sha256: desired.fingerprint(),
             };
             println!("{}", doc.to_json(&desired));
         } else {
@@ -213,15 +211,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
                 eprintln!("interrupted: finishing the steps under way, starting nothing new");
             }
         });
-        ap::apply(
-            &engine,
-            desired.clone(),
-            args.env_file.clone(),
-            &the_plan,
-            &opts,
-            shown.clone(),
-        )
-        .await
+        ap::apply(&engine, desired.clone(), &the_plan, &opts, shown.clone()).await
     });
     shown.finish();
     if json {

@@ -13,17 +13,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// The compose file fedgen built.
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "docker-compose.microservices.yml"
-    )]
-    pub file: PathBuf,
-    /// The .env file with the secrets' variables (the process environment wins over it).
-    #[arg(long = "env", value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub project: super::project::ProjectArgs,
     /// text for people, json for CI (a versioned schema, see docs/diff.md).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
@@ -37,13 +28,16 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: &DiffArgs) -> i32 {
-    let desired = match Desired::load(&args.file, args.env_file.as_deref()) {
+    let desired = match Desired::load(&args.project.options(None)) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{e}");
             return exit::INVALID;
         }
     };
+    if let Some(w) = &desired.warnings {
+        eprint!("{w}");
+    }
     let (engine, plan) =
         match super::runtime().block_on(session::connect_and_plan(&desired, args.refresh)) {
             Ok(r) => r,
@@ -56,8 +50,9 @@ pub fn run(args: &DiffArgs) -> i32 {
         plan: &plan,
         engine: engine.host(),
         api_calls: engine.calls(),
-        file: args.file.display().to_string(),
-        file_sha256: session::file_sha256(&args.file),
+        file: desired.file.display().to_string(),
+        file_sha256: session::file_sha256(&desired.files),
+        desired_sha256: desired.fingerprint(),
     };
     if let Some(out) = &args.out {
         if let Err(e) = emit::write_atomic(out, doc.to_json(&desired).as_bytes()) {

@@ -12,6 +12,7 @@ mod build;
 mod diff;
 mod kinds;
 mod progress;
+mod project;
 
 use crate::exit;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -105,6 +105,11 @@ impl Env {
         Env { file_vars, process }
     }
 
+    /// The file's variables alone, without the process environment.
+    pub fn file_vars(&self) -> &BTreeMap<String, String> {
+        &self.file_vars
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         self.process
             .get(name)

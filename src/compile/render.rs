@@ -257,7 +257,7 @@ pub fn render(
             let volume = Volume {
                 name: v.name.clone(),
                 external: v.external,
-                labels: BTreeMap::new(),
+                ..Volume::default()
             };
             (k.clone(), volume)
         })
@@ -300,7 +300,7 @@ pub fn render(
                 n.clone(),
                 Network {
                     internal: *internal,
-                    labels: BTreeMap::new(),
+                    ..Network::default()
                 },
             )
         })
@@ -466,6 +466,7 @@ impl<'a> ServiceRender<'a, '_> {
             ),
             deploy,
             labels: [(LABEL_KIND.to_string(), self.kind.name.clone())].into(),
+            ..Service::default()
         };
         if !long_running {
             service
@@ -764,7 +765,7 @@ impl<'a> ServiceRender<'a, '_> {
                 } else {
                     Condition::ServiceStarted
                 };
-                (u.value.clone(), DependsOn { condition })
+                (u.value.clone(), DependsOn::on(condition))
             })
             .collect()
     }
@@ -786,8 +787,8 @@ impl<'a> ServiceRender<'a, '_> {
                     .container_port
                     .or(self.stack.ports[self.name.as_str()])
                     .unwrap_or(p.host_port),
-                published: p.host_port,
-                host_ip: p.host_ip.clone().unwrap_or_else(|| publish_ip.clone()),
+                published: Some(p.host_port),
+                host_ip: Some(p.host_ip.clone().unwrap_or_else(|| publish_ip.clone())),
                 protocol: "tcp".into(),
             })
             .collect()
@@ -1054,6 +1055,7 @@ fn spec_mount(v: &str, paths: &Paths) -> Mount {
             source: relocate(source, paths),
             target: target.into(),
             read_only,
+            create_host_path: false,
         }
     } else {
         Mount {
@@ -1061,6 +1063,7 @@ fn spec_mount(v: &str, paths: &Paths) -> Mount {
             source: source.into(),
             target: target.into(),
             read_only,
+            create_host_path: false,
         }
     }
 }

@@ -159,6 +159,13 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             o.container
         );
     }
+    for n in &plan.networks_missing {
+        let _ = writeln!(
+            out,
+            "  {} network {n} is external (it must exist) but is not on the host; apply refuses",
+            style.paint("31", "!")
+        );
+    }
     for v in &plan.volumes_missing {
         let _ = writeln!(
             out,

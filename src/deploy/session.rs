@@ -36,6 +36,7 @@ pub async fn plan_with(
         &desired.compose,
         &observed,
         &desired.hashes,
+        &desired.compose_hashes,
         &desired.base_dir,
     );
     let mut cache = preflight::Cache::load();
@@ -55,6 +56,9 @@ pub struct PlanDocument<'a> {
     pub file: String,
     /// sha256 of the compose file, so a saved plan is refused once the file changes.
     pub file_sha256: String,
+    /// sha256 of the project as read (files, included files, variables, secret and config
+    /// content hashes), so a saved plan is refused once any of them changes.
+    pub desired_sha256: String,
 }
 
 impl PlanDocument<'_> {
@@ -65,10 +69,13 @@ impl PlanDocument<'_> {
 }
 
 /// sha256 of a file's bytes (empty when it cannot be read).
-pub fn file_sha256(path: &Path) -> String {
-    std::fs::read(path)
-        .map(crate::model::sha256_hex)
-        .unwrap_or_default()
+/// sha256 of the compose files' bytes (of the file itself when there is one).
+pub fn file_sha256(files: &[std::path::PathBuf]) -> String {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(std::fs::read(f).unwrap_or_default());
+    }
+    crate::model::sha256_hex(all)
 }
 
 /// What `fedgen apply PLAN` needs of a saved plan.
@@ -78,6 +85,8 @@ pub struct SavedPlan {
     pub project: String,
     pub file: PathBuf,
     pub file_sha256: String,
+    #[serde(default)]
+    pub desired_sha256: Option<String>,
     pub fingerprint: String,
     /// Plans saved before fedgen had refresh depths were read in full.
     #[serde(default = "full")]
@@ -112,12 +121,18 @@ impl SavedPlan {
 
     /// Why the plan may no longer be applied (the file or the host changed since it was
     /// saved), or `None` when it still holds.
-    pub fn stale(&self, file: &Path, now: &Plan) -> Option<String> {
-        if file_sha256(file) != self.file_sha256 {
+    pub fn stale(&self, desired: &Desired, now: &Plan) -> Option<String> {
+        if file_sha256(&desired.files) != self.file_sha256 {
             Some(format!(
                 "{} changed since the plan was saved",
-                file.display()
+                desired.file.display()
             ))
+        } else if self
+            .desired_sha256
+            .as_ref()
+            .is_some_and(|d| *d != desired.fingerprint())
+        {
+            Some("the project's variables, env files or included files changed since the plan was saved".into())
         } else if now.fingerprint != self.fingerprint {
             Some("the host changed since the plan was saved".into())
         } else {

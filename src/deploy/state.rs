@@ -16,8 +16,8 @@ use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
 use crate::model::labels::{
-    COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE, COMPOSE_VOLUME,
-    LABEL_CONFIG_HASH, LABEL_SECRETS,
+    COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE,
+    COMPOSE_VOLUME, LABEL_CONFIG_HASH, LABEL_SECRETS,
 };
 use crate::model::{self, Service};
 use crate::names;
@@ -67,6 +67,9 @@ impl Refresh {
 #[derive(Debug, Clone, Default)]
 pub struct Expected {
     pub config_hash: Option<String>,
+    /// Compose's config-hash: a container `docker compose up` made from the same file carries
+    /// it (and not fedgen's), and is taken over as it is.
+    pub compose_hash: Option<String>,
     pub content: Option<String>,
 }
 
@@ -173,6 +176,8 @@ pub struct Observed {
     pub volumes: BTreeSet<String>,
     /// Volumes the file names as existing (`external`) that are not on the host.
     pub external_missing: Vec<String>,
+    /// Networks the file names as existing (`external`) that are not on the host.
+    pub external_networks_missing: Vec<String>,
     /// The images on the host, by name.
     #[serde(skip)]
     pub images: Images,
@@ -236,7 +241,7 @@ pub async fn observe(
         .keys()
         .flat_map(|svc| {
             [
-                (mapping::container_name(project, svc), svc),
+                (mapping::container_name(&desired.compose, svc), svc),
                 (
                     names::legacy_container_name(project, svc, mapping::CONTAINER_NUMBER),
                     svc,
@@ -261,11 +266,20 @@ pub async fn observe(
             let service = labels.get(COMPOSE_SERVICE).cloned().unwrap_or_default();
             let settled_by_list = refresh == Refresh::Fast
                 && expected.get(&service).is_none_or(|e| {
-                    labels.get(LABEL_CONFIG_HASH) == e.config_hash.as_ref()
+                    let made_from_this = match labels.get(LABEL_CONFIG_HASH) {
+                        Some(h) => Some(h) == e.config_hash.as_ref(),
+                        None => {
+                            e.compose_hash.is_some()
+                                && labels.get(COMPOSE_CONFIG_HASH) == e.compose_hash.as_ref()
+                        }
+                    };
+                    made_from_this
                         && (e.content.is_none() || labels.get(LABEL_SECRETS) == e.content.as_ref())
                 });
             if settled_by_list {
-                observed.containers.push(mapping::from_list(project, c));
+                observed
+                    .containers
+                    .push(mapping::from_list(&desired.compose, c));
             } else {
                 to_inspect.push(c.id.clone().unwrap_or_default());
             }
@@ -312,7 +326,7 @@ pub async fn observe(
             .and_then(|i| image_defaults.get(i))
             .cloned()
             .unwrap_or_default();
-        let (mut container, mut config) = mapping::read_back(project, c);
+        let (mut container, mut config) = mapping::read_back(&desired.compose, c);
         img.strip(&mut config);
         container.config = config;
         container.image = Some(img);
@@ -348,6 +362,32 @@ pub async fn observe(
                 internal: n.internal.unwrap_or(false),
             },
         );
+    }
+    // Networks made outside the project: each must be on the host.
+    for (key, n) in desired.compose.networks.iter().filter(|(_, n)| n.external) {
+        let name = n.engine_name(project, key);
+        match engine
+            .call("inspect network", &name, |d| {
+                d.inspect_network(
+                    &name,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+            })
+            .await
+        {
+            Ok(info) => {
+                observed.networks.insert(
+                    key.clone(),
+                    ObservedNetwork {
+                        id: info.id.unwrap_or_default(),
+                        name,
+                        internal: info.internal.unwrap_or(false),
+                    },
+                );
+            }
+            Err(e) if e.status() == Some(404) => observed.external_networks_missing.push(name),
+            Err(e) => return Err(e),
+        }
     }
     let volumes = engine
         .call("list volumes", project, |d| {

@@ -274,3 +274,19 @@ impl Drop for StandIn {
         ]);
     }
 }
+
+/// The shared directory beside the checkout (`../shared`), or `FEDGEN_SHARED`: third-party test
+/// data used in place (the Compose corpus, the official images' scripts). Fails, with how to fix
+/// it, when it is not there.
+pub fn shared(sub: &str) -> PathBuf {
+    let base = std::env::var_os("FEDGEN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let dir = base.join(sub);
+    assert!(
+        dir.exists(),
+        "{} is missing: this test reads third-party data in place from the shared directory beside the checkout; set FEDGEN_SHARED to where it is",
+        dir.display()
+    );
+    dir
+}

@@ -87,8 +87,9 @@ fn satisfies(gate: &Gate, condition: &Condition) -> Option<bool> {
 struct Rollout {
     engine: Engine,
     desired: Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     project: String,
+    /// The images on the host when the plan was made (their ids label new containers).
+    images: crate::deploy::state::Images,
     events: Arc<Events>,
     gates: HashMap<String, watch::Receiver<Gate>>,
     /// A service failed: start nothing new.
@@ -134,7 +135,6 @@ fn refused(reason: String, engine: &Engine, start: Instant) -> Report {
 pub async fn apply(
     engine: &Engine,
     desired: Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     plan: &Plan,
     opts: &Options,
     progress: Arc<dyn Progress>,
@@ -151,6 +151,16 @@ pub async fn apply(
             format!(
                 "unmanaged containers carry this project's names: {}. They were not made by fedgen or Compose for this project (e.g. `docker run --name`). Remove them, or pass --adopt to stop and replace them.",
                 names.join(", ")
+            ),
+            engine,
+            start,
+        );
+    }
+    if !plan.networks_missing.is_empty() {
+        return refused(
+            format!(
+                "the file says these networks exist already (external), but the host has none of that name: {}. Create them first (docker network create).",
+                plan.networks_missing.join(", ")
             ),
             engine,
             start,
@@ -193,16 +203,7 @@ pub async fn apply(
         return finish(Report::new(Status::InSync), engine, start);
     }
     let mut report = Report::new(Status::Converged);
-    let result = converge(
-        engine,
-        &desired,
-        env_file,
-        plan,
-        opts,
-        progress,
-        &mut report,
-    )
-    .await;
+    let result = converge(engine, &desired, plan, opts, progress, &mut report).await;
     if let Err(e) = result {
         report.status = Status::EngineFailed;
         report.reason = Some(desired.redact(&format!(
@@ -230,7 +231,6 @@ pub async fn apply(
 async fn converge(
     engine: &Engine,
     desired: &Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     plan: &Plan,
     opts: &Options,
     progress: Arc<dyn Progress>,
@@ -257,7 +257,7 @@ async fn converge(
         report.adopted.push(c.name.clone());
     }
     for n in &plan.networks_recreate {
-        let name = names::scoped(&project, &n.name);
+        let name = mapping::network_name(&desired.compose, &n.name);
         let info = engine
             .call("inspect network", &name, |d| {
                 d.inspect_network(
@@ -312,7 +312,8 @@ async fn converge(
             }
         });
     let volumes = plan.volumes_create.iter().map(|v| {
-        let body = mapping::volume_create(&project, v);
+        let vol = desired.compose.volumes.get(v).cloned().unwrap_or_default();
+        let body = mapping::volume_create(&project, v, &vol);
         async move {
             let name = body.name.clone().unwrap_or_default();
             engine
@@ -343,8 +344,8 @@ async fn converge(
     let rollout = Arc::new(Rollout {
         engine: engine.clone(),
         desired: desired.clone(),
-        env_file,
         project: project.clone(),
+        images: plan.images.clone(),
         events,
         gates,
         abort: AtomicBool::new(false),
@@ -416,7 +417,7 @@ async fn converge(
     }
     if opts.prune {
         for n in &plan.networks_extra {
-            let name = names::scoped(&project, n);
+            let name = mapping::network_name(&desired.compose, n);
             engine
                 .mutate("remove network", &name, |d| d.remove_network(&name))
                 .await?;

@@ -11,7 +11,7 @@ use crate::deploy::mapping;
 use crate::deploy::plan::{Action, ServicePlan};
 use crate::model::labels::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::model::Service;
-use crate::names;
+
 use bollard::models::NetworkConnectRequest;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptions, RenameContainerOptions,
@@ -65,7 +65,7 @@ impl TaskCtx {
     pub(super) async fn run(&self) -> Result<(Gate, ServiceResult), EngineError> {
         let name = self.plan.name.clone();
         let svc = self.rollout.desired.compose.services[&name].clone();
-        let cname = mapping::container_name(&self.rollout.project, &name);
+        let cname = mapping::container_name(&self.rollout.desired.compose, &name);
         // A container that does not exist yet is created now, before what it depends on is
         // ready (all such creates run at once), so that when its dependencies turn healthy
         // only the start call stands between them and it.
@@ -295,10 +295,30 @@ impl TaskCtx {
         Ok(previous)
     }
 
+    /// The local id of an image: from the plan's image list, else (pulled since) inspected.
+    async fn image_id(&self, image: &str) -> Option<String> {
+        if let Some(id) = self.rollout.images.id_of(image) {
+            return Some(id.to_string());
+        }
+        self.rollout
+            .engine
+            .call("inspect image", image, |d| d.inspect_image(image))
+            .await
+            .ok()
+            .and_then(|i| i.id)
+    }
+
     async fn create(&self, cname: &str, svc: &Service) -> Result<String, EngineError> {
         let e = &self.rollout.engine;
         let desired = &self.rollout.desired;
-        let body = mapping::create_body(&self.rollout.project, &self.plan.name, svc, desired);
+        let mut body = mapping::create_body(&self.rollout.project, &self.plan.name, svc, desired);
+        // Compose's record of the image the container was made from: without it, a later
+        // `docker compose up` would take the container for one made from another image.
+        if let Some(id) = self.image_id(&svc.image).await {
+            body.labels
+                .get_or_insert_with(Default::default)
+                .insert(crate::model::labels::COMPOSE_IMAGE.into(), id);
+        }
         let opts = CreateContainerOptionsBuilder::new().name(cname).build();
         let created = e
             .mutate("create container", cname, |d| {
@@ -308,8 +328,8 @@ impl TaskCtx {
         let id = created.id;
         // Networks after the first one.
         for (net, n) in svc.networks.iter().skip(1) {
-            let full_name = names::scoped(&self.rollout.project, net);
-            let endpoint = mapping::endpoint(n);
+            let full_name = mapping::network_name(&desired.compose, net);
+            let endpoint = mapping::endpoint(&self.plan.name, n);
             e.mutate("connect network", &full_name, |d| {
                 d.connect_network(
                     &full_name,
@@ -328,7 +348,7 @@ impl TaskCtx {
                 continue;
             };
             if secret.environment.is_some() {
-                match desired.secret_value(&s.source, self.rollout.env_file.as_deref()) {
+                match desired.secret_value(&s.source) {
                     Some(v) => files.push((s.target.clone(), v)),
                     None => {
                         return Err(EngineError::Api {
@@ -345,8 +365,8 @@ impl TaskCtx {
             }
         }
         for c in &svc.configs {
-            if let Some(config) = desired.compose.configs.get(&c.source) {
-                files.push((c.target.clone(), config.content.clone().into_bytes()));
+            if let Some(bytes) = desired.config_bytes(&c.source) {
+                files.push((c.target.clone(), bytes.to_vec()));
             }
         }
         if !files.is_empty() {
