@@ -533,3 +533,45 @@ fn compose_hashes_in(file: &Path, project: &str, dir: &Path) -> BTreeMap<String,
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
 }
+
+/// `docker compose config` prints a file in Compose's canonical form (`required` on every
+/// dependency, a `name` on every network, `mode` on every port, absolute paths): fedgen reads it
+/// as the same project it reads from the file as written.
+#[test]
+#[ignore = "needs the oracles (dclint, compose-lint, Compose v2): run scripts/test.sh"]
+fn composes_canonical_output_reads_as_the_file_it_came_from() {
+    oracle("FEDGEN_COMPOSE_V2");
+    let env = [("GREETING", "hi")];
+    for case in [
+        "tests/compose/short-syntax.yml",
+        "tests/compose/everything.yml",
+    ] {
+        let file = root().join(case);
+        let written = load(std::slice::from_ref(&file), &env);
+        let out = Command::new("docker")
+            .args(["compose", "-p", &written.compose.name, "-f"])
+            .arg(&file)
+            .args(["--profile", "*", "config"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let dir = tempfile::tempdir().unwrap();
+        let canonical = dir.path().join("canonical.yml");
+        std::fs::write(&canonical, &out.stdout).unwrap();
+        let read = load(std::slice::from_ref(&canonical), &env);
+        assert_eq!(read.compose.name, written.compose.name);
+        for (name, svc) in &written.compose.services {
+            assert_eq!(
+                from_model(&read.compose.services[name], &written.dir),
+                from_model(svc, &written.dir),
+                "{case}: {name}"
+            );
+        }
+        assert_eq!(
+            read.compose.networks.keys().collect::<Vec<_>>(),
+            written.compose.networks.keys().collect::<Vec<_>>(),
+            "{case}"
+        );
+    }
+}

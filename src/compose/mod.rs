@@ -950,6 +950,8 @@ fn rebase_project(doc: &Node, from: &Path, to: &Path) -> Node {
 mod tests {
     use super::*;
 
+    /// Loads `files` (the first is `-f`, the others sit beside it) from a directory named
+    /// `My_Proj.1`; `opts` adjusts the options.
     fn load_text(
         files: &[(&str, &str)],
         opts: impl FnOnce(&mut Options),
@@ -967,12 +969,28 @@ mod tests {
             ..Options::default()
         };
         opts(&mut o);
+        o.files = o.files.iter().map(|f| root.join(f)).collect();
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
         let p = load(&o, &mut sources, &mut diags);
-        // Keep the directory alive until the project is read.
-        drop(dir);
         (p, diags, sources)
+    }
+
+    fn ok(files: &[(&str, &str)], opts: impl FnOnce(&mut Options)) -> Project {
+        let (p, d, s) = load_text(files, opts);
+        let errors: Vec<_> = d.items.iter().filter(|x| x.is_error()).cloned().collect();
+        assert!(
+            errors.is_empty(),
+            "{}",
+            crate::diag::render_human(&errors, &s)
+        );
+        p.unwrap()
+    }
+
+    fn errors(files: &[(&str, &str)], opts: impl FnOnce(&mut Options)) -> String {
+        let (p, d, s) = load_text(files, opts);
+        assert!(p.is_none() || d.has_errors(), "expected errors");
+        crate::diag::render_human(&d.items, &s)
     }
 
     #[test]
@@ -1022,5 +1040,188 @@ mod tests {
         let web = &p.compose.services["web"];
         assert!(web.networks["default"].aliases.is_empty());
         assert!(p.compose.networks.contains_key("default"));
+    }
+
+    #[test]
+    fn interpolation_has_composes_semantics_and_a_located_error() {
+        let p = ok(
+            &[(
+                "compose.yaml",
+                "services:\n  web:\n    image: \"${IMG:-nginx}:${TAG-1.27}\"\n    environment:\n      COST: \"$$5 and $5\"\n      HOME_DIR: $HOME_DIR\n",
+            )],
+            |o| o.environ = [("HOME_DIR".to_string(), "/home/x".to_string())].into(),
+        );
+        let web = &p.compose.services["web"];
+        assert_eq!(web.image, "nginx:1.27");
+        assert_eq!(web.environment["COST"], "$5 and $5");
+        assert_eq!(web.environment["HOME_DIR"], "/home/x");
+        let e = errors(
+            &[(
+                "compose.yaml",
+                "services:\n  web:\n    image: nginx:${TAG:?set TAG to the release}\n",
+            )],
+            |_| {},
+        );
+        assert!(
+            e.contains("required variable TAG is missing a value: set TAG to the release"),
+            "{e}"
+        );
+        assert!(e.contains("compose.yaml:3:18"), "{e}");
+    }
+
+    #[test]
+    fn dot_env_beside_the_file_and_the_process_environment_over_it() {
+        let files = [
+            (
+                "compose.yaml",
+                "services:\n  web:\n    image: nginx:${TAG}\n    environment: [\"A=${A}\"]\n",
+            ),
+            (
+                ".env",
+                "TAG=1.25\nA=from-dotenv\nCOMPOSE_PROJECT_NAME=fromenv\n",
+            ),
+        ];
+        let p = ok(&files, |o| {
+            o.environ = [("A".to_string(), "from-process".to_string())].into()
+        });
+        assert_eq!(p.compose.services["web"].image, "nginx:1.25");
+        assert_eq!(p.compose.services["web"].environment["A"], "from-process");
+        assert_eq!(p.compose.name, "fromenv");
+        let p = ok(&files, |o| o.project_name = Some("explicit".into()));
+        assert_eq!(p.compose.name, "explicit");
+        let e = errors(&files, |o| o.project_name = Some("Not Valid".into()));
+        assert!(e.contains("invalid project name"), "{e}");
+    }
+
+    #[test]
+    fn several_files_merge_as_compose_merges_them() {
+        let p = ok(
+            &[
+                (
+                    "compose.yaml",
+                    "services:\n  web:\n    image: nginx:1.25\n    ports: [\"80:80\"]\n    environment: {A: \"1\", B: \"2\"}\n    command: [a, b]\n",
+                ),
+                (
+                    "compose.prod.yaml",
+                    "services:\n  web:\n    image: nginx:1.27\n    ports: [\"443:443\"]\n    environment: [B=3]\n    command: [c]\n  cache:\n    image: redis:7\n",
+                ),
+            ],
+            |o| o.files = vec!["compose.yaml".into(), "compose.prod.yaml".into()],
+        );
+        let web = &p.compose.services["web"];
+        assert_eq!(web.image, "nginx:1.27");
+        assert_eq!(web.ports.len(), 2);
+        assert_eq!(web.environment["A"], "1");
+        assert_eq!(web.environment["B"], "3");
+        assert_eq!(web.command.as_deref(), Some(&["c".to_string()][..]));
+        assert!(p.compose.services.contains_key("cache"));
+        assert_eq!(p.files.len(), 2);
+    }
+
+    #[test]
+    fn extends_from_another_directory_rebases_its_paths() {
+        let p = ok(
+            &[
+                (
+                    "compose.yaml",
+                    "services:\n  web:\n    extends: {file: common/base.yaml, service: base}\n    image: nginx:1.27\n",
+                ),
+                (
+                    "common/base.yaml",
+                    "services:\n  base:\n    image: nginx:1.0\n    restart: always\n    volumes: [\"./data:/data\"]\n",
+                ),
+            ],
+            |_| {},
+        );
+        let web = &p.compose.services["web"];
+        assert_eq!(web.image, "nginx:1.27");
+        assert_eq!(web.restart, Some(crate::model::RestartPolicy::Always));
+        assert_eq!(web.volumes[0].source, "./common/data");
+        let e = errors(
+            &[(
+                "compose.yaml",
+                "services:\n  a:\n    extends: b\n    image: x:1\n  b:\n    extends: a\n    image: x:1\n",
+            )],
+            |_| {},
+        );
+        assert!(e.contains("goes round in a circle"), "{e}");
+    }
+
+    #[test]
+    fn include_brings_a_project_and_refuses_a_clash() {
+        let files = [
+            (
+                "compose.yaml",
+                "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: nginx:1.27\n    depends_on: [db]\n",
+            ),
+            (
+                "db/compose.yaml",
+                "services:\n  db:\n    image: postgres:${PG:-16}\n    volumes: [\"./init:/docker-entrypoint-initdb.d:ro\"]\n",
+            ),
+            ("db/.env", "PG=15\n"),
+        ];
+        let p = ok(&files, |_| {});
+        let db = &p.compose.services["db"];
+        assert_eq!(db.image, "postgres:15", "the included project's own .env");
+        assert_eq!(db.volumes[0].source, "./db/init");
+        let e = errors(
+            &[
+                (
+                    "compose.yaml",
+                    "include: [other.yaml]\nservices:\n  db:\n    image: postgres:16\n",
+                ),
+                ("other.yaml", "services:\n  db:\n    image: postgres:15\n"),
+            ],
+            |_| {},
+        );
+        assert!(
+            e.contains("services.db is defined here and in the included"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn profiles_select_services() {
+        let files = [(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx:1.27\n  debug:\n    image: busybox:1.36\n    profiles: [debug]\n",
+        )];
+        assert_eq!(ok(&files, |_| {}).compose.services.len(), 1);
+        assert_eq!(
+            ok(&files, |o| o.profiles = vec!["debug".into()])
+                .compose
+                .services
+                .len(),
+            2
+        );
+        assert_eq!(
+            ok(&files, |o| o.environ =
+                [("COMPOSE_PROFILES".to_string(), "debug".to_string())]
+                    .into())
+            .compose
+            .services
+            .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn what_the_issue_found_refused_is_read() {
+        let p = ok(
+            &[(
+                "compose.yaml",
+                "services:\n  api:\n    image: api:1\n    networks: [backend]\n    secrets: [jwt_secret]\n    mem_limit: 64m\n    ports:\n      - target: 8000\n        published: '18000'\n    depends_on:\n      db: {condition: service_started, required: true}\n  db:\n    image: postgres:16\n    networks:\n      backend: null\n    ports:\n      - mode: ingress\n        target: 5432\n        protocol: tcp\nnetworks:\n  backend:\n    name: my_backend\nsecrets:\n  jwt_secret:\n    file: ./jwt.txt\n",
+            )],
+            |_| {},
+        );
+        let api = &p.compose.services["api"];
+        assert_eq!(api.ports[0].published, Some(18000));
+        assert_eq!(api.ports[0].protocol, "tcp");
+        assert_eq!(api.limits().memory, Some(crate::units::Bytes(64 << 20)));
+        assert_eq!(api.secrets[0].target, "/run/secrets/jwt_secret");
+        assert_eq!(
+            p.compose.networks["backend"].engine_name("x", "backend"),
+            "my_backend"
+        );
     }
 }

@@ -553,11 +553,18 @@ pub fn from_list(compose: &Compose, c: ContainerSummary) -> ObservedContainer {
         .map(|s| s.to_string())
         .filter(|s| !s.is_empty() && s != "none")
         .or_else(|| health_from_status(&status).map(str::to_string));
+    // In another network mode (host, none, another container's), not on the file's networks.
+    let own_networks = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        .is_none_or(|m| !(m == "host" || m == "none" || m.starts_with("container:")));
     let networks = c
         .network_settings
         .and_then(|n| n.networks)
         .unwrap_or_default()
         .into_keys()
+        .filter(|_| own_networks)
         .map(|n| network_key(compose, &n))
         .collect();
     ObservedContainer {
@@ -694,11 +701,16 @@ pub fn read_back(compose: &Compose, c: ContainerInspectResponse) -> (ObservedCon
             options: l.config.unwrap_or_default().into_iter().collect(),
         });
     }
+    // A container in another network mode is on the engine's `none` or `host` network, or on
+    // another container's: not on networks of the file.
+    let own_networks = !s.network_mode.is_some();
     for (net, ep) in c
         .network_settings
         .clone()
         .and_then(|n| n.networks)
         .unwrap_or_default()
+        .into_iter()
+        .filter(|_| own_networks)
     {
         let mut aliases = ep.aliases.unwrap_or_default();
         aliases.sort();

@@ -302,16 +302,27 @@ pub fn plan(
                 "1",
             ));
         }
+        // A job that ran to completion is done, not stopped: a one-shot service (labelled, or
+        // awaited with service_completed_successfully), or one whose file says the engine is
+        // not to restart it after it exits 0 (`restart: "no"` or `on-failure`).
+        let job = desired.lifecycle(name) == crate::model::Lifecycle::OneShot
+            || matches!(
+                want.restart,
+                Some(crate::model::RestartPolicy::No | crate::model::RestartPolicy::OnFailure(_))
+            );
+        let done = job && c.state == "exited" && c.exit_code == Some(0);
         let action = if changes.iter().any(|ch| !ch.in_place) {
             Action::Recreate
         } else if !changes.is_empty() {
             Action::Update
-        } else if !c.running() {
+        } else if !c.running() && !done {
             Action::Start
         } else {
             Action::Unchanged
         };
-        if !c.running() && action != Action::Recreate {
+        if done && action == Action::Unchanged {
+            notes.push("exited 0: a job that has run to completion".into());
+        } else if !c.running() && action != Action::Recreate {
             notes.push(format!("the container is {}", c.state));
         }
         if c.running() && c.health.as_deref() == Some("unhealthy") {
