@@ -703,7 +703,7 @@ pub fn read_back(compose: &Compose, c: ContainerInspectResponse) -> (ObservedCon
     }
     // A container in another network mode is on the engine's `none` or `host` network, or on
     // another container's: not on networks of the file.
-    let own_networks = !s.network_mode.is_some();
+    let own_networks = s.network_mode.is_none();
     for (net, ep) in c
         .network_settings
         .clone()
