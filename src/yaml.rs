@@ -74,6 +74,11 @@ impl Node {
     }
 
     /// "a mapping", "a list", "a string": for "must be X, not Y" messages.
+    /// A key's (or any scalar's) text; empty for a sequence or a mapping.
+    pub fn as_str(&self) -> &str {
+        self.scalar().unwrap_or_default()
+    }
+
     pub fn kind(&self) -> &'static str {
         match &self.value {
             Value::Scalar(..) if self.is_null() => "empty",
@@ -87,8 +92,10 @@ impl Node {
 /// What the reader accepts.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// Expand aliases (Compose files) or refuse anchors outright (stack specs).
+    /// Expand aliases and merge keys (Compose files) or refuse anchors outright (stack specs).
     pub anchors: bool,
+    /// Keep Compose's `!reset` and `!override` (Compose files) or refuse every tag (stack specs).
+    pub compose_tags: bool,
     /// How many nodes aliases may add in all.
     pub alias_budget: usize,
     pub max_depth: usize,
@@ -99,9 +106,21 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             anchors: true,
+            compose_tags: true,
             alias_budget: 100_000,
             max_depth: 64,
             max_bytes: 4 << 20,
+        }
+    }
+}
+
+impl Options {
+    /// A stack spec's rules: no anchors, aliases, merge keys or tags.
+    pub fn strict() -> Options {
+        Options {
+            anchors: false,
+            compose_tags: false,
+            ..Options::default()
         }
     }
 }
@@ -192,6 +211,16 @@ fn size(n: &Node) -> usize {
 impl Builder<'_> {
     fn tag(&mut self, tag: Option<&saphyr_parser::Tag>, span: Span) -> Option<Option<String>> {
         let Some(t) = tag else { return Some(None) };
+        if !self.opts.compose_tags {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::YamlTag,
+                    "YAML tags (`!tag`) are not supported in stack specs",
+                )
+                .at(span),
+            );
+            return None;
+        }
         if t.handle == "!" && matches!(t.suffix.as_str(), "reset" | "override") {
             return Some(Some(t.suffix.clone()));
         }
@@ -214,7 +243,7 @@ impl Builder<'_> {
             self.diags.push(
                 Diagnostic::error(
                     Code::YamlAnchor,
-                    "YAML anchors and aliases are not supported here",
+                    "YAML anchors and aliases are not supported in stack specs",
                 )
                 .at(span)
                 .hint("use `defaults:` for values that several services share"),
@@ -335,7 +364,11 @@ impl Builder<'_> {
             },
             Event::MappingEnd => match self.stack.pop() {
                 Some(Open::Map(mut node, entries, _, anchor)) => {
-                    node.value = Value::Map(merge_keys(entries));
+                    node.value = Value::Map(if self.opts.anchors {
+                        merge_keys(entries)
+                    } else {
+                        entries
+                    });
                     if anchor != 0 {
                         self.anchors.insert(anchor, node.clone());
                     }
