@@ -824,6 +824,10 @@ impl Reader<'_> {
                 continue;
             }
             if let Some(raw) = self.raw(ev, &format!("env `{}`", ek.as_str())) {
+                // A secret written into the spec is not shown again in any excerpt.
+                if looks_secret(ek.as_str()) && !raw.value.contains('$') {
+                    self.sources.redact(raw.span);
+                }
                 out.push(EnvEntry { key, raw });
             }
         }

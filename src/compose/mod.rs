@@ -134,6 +134,7 @@ pub fn load(opts: &Options, sources: &mut Sources, diags: &mut Diagnostics) -> O
         return None;
     }
     let mut tree = tree?;
+    redact_secrets(&tree, sources);
     let name = project_name(opts, &env, &names, &dir, diags)?;
     let profiles: BTreeSet<String> = if opts.profiles.is_empty() {
         env.get("COMPOSE_PROFILES")
@@ -168,6 +169,41 @@ pub fn load(opts: &Options, sources: &mut Sources, diags: &mut Diagnostics) -> O
         env,
         compose_hashes,
     })
+}
+
+/// Secret-looking values written in `environment` (`JWT_SECRET: abc`, `- API_KEY=abc`) are not
+/// shown in any excerpt of the file.
+fn redact_secrets(tree: &Node, sources: &Sources) {
+    use crate::compile::env::looks_secret;
+    let services = tree
+        .get("services")
+        .and_then(Node::entries)
+        .unwrap_or_default();
+    for (_, svc) in services {
+        let Some(env) = svc.get("environment") else {
+            continue;
+        };
+        match &env.value {
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    if looks_secret(k.as_str()) && !v.is_null() {
+                        sources.redact(v.span);
+                    }
+                }
+            }
+            Value::Seq(items) => {
+                for item in items {
+                    if let Some((k, v)) = item.as_str().split_once('=') {
+                        if looks_secret(k) && !v.is_empty() {
+                            let skip = k.chars().count() + 1;
+                            sources.redact(item.span.shifted(skip, v.chars().count()));
+                        }
+                    }
+                }
+            }
+            Value::Scalar(..) => {}
+        }
+    }
 }
 
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
@@ -1222,6 +1258,29 @@ mod tests {
         assert_eq!(
             p.compose.networks["backend"].engine_name("x", "backend"),
             "my_backend"
+        );
+    }
+
+    #[test]
+    fn secret_values_written_in_the_file_are_never_shown_in_an_excerpt() {
+        let (p, _, sources) = load_text(
+            &[(
+                "compose.yaml",
+                "services:\n  api:\n    image: api:1\n    environment:\n      JWT_SECRET: s3cr3t-value\n      LEVEL: debug\n  worker:\n    image: w:1\n    environment: [\"API_KEY=k3y-value\", MODE=fast]\n",
+            )],
+            |_| {},
+        );
+        assert!(p.is_some());
+        let at = |line: usize| crate::diag::Span::new(0, line, 1, 1);
+        let d = [5, 6, 9].map(|l| crate::diag::Diagnostic::error(Code::Internal, "x").at(at(l)));
+        let shown = crate::diag::render_human(&d, &sources);
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("k3y-value"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("LEVEL: debug") && shown.contains("MODE=fast"),
+            "{shown}"
         );
     }
 }

@@ -134,6 +134,8 @@ impl Diagnostic {
 #[derive(Default, Debug)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Places whose text must not be shown (secret values written in a file): rendered as `*`.
+    redacted: std::cell::RefCell<Vec<Span>>,
 }
 
 #[derive(Debug)]
@@ -158,12 +160,49 @@ impl Sources {
         self.files.len() - 1
     }
 
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     pub fn path(&self, source: usize) -> &Path {
         &self.files[source].path
     }
 
     pub fn text(&self, source: usize) -> &str {
         &self.files[source].text
+    }
+
+    /// Marks a span as secret: excerpts of the file show `*` in its place.
+    pub fn redact(&self, span: Span) {
+        self.redacted.borrow_mut().push(span);
+    }
+
+    /// A file's text as diagnostics show it: every redacted span masked, byte for byte, so the
+    /// byte ranges of [`Sources::byte_range`] still hold.
+    pub fn shown(&self, source: usize) -> std::borrow::Cow<'_, str> {
+        let text = self.text(source);
+        let spans: Vec<std::ops::Range<usize>> = self
+            .redacted
+            .borrow()
+            .iter()
+            .filter(|s| s.source == source)
+            .filter_map(|s| self.byte_range(s))
+            .collect();
+        if spans.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let mut bytes = text.as_bytes().to_vec();
+        for r in spans {
+            for b in &mut bytes[r] {
+                *b = b'*';
+            }
+        }
+        // Masking whole bytes of a multi-byte character leaves only ASCII where it was.
+        std::borrow::Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
     }
 
     /// The text of a 1-based line, without its line break.

@@ -14,6 +14,8 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         Renderer::plain()
     };
     let mut out = String::new();
+    let shown: Vec<std::borrow::Cow<'_, str>> =
+        (0..sources.len()).map(|i| sources.shown(i)).collect();
     for d in diags {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
@@ -25,7 +27,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             .span
             .and_then(|s| sources.byte_range(&s).map(|r| (s.source, r)));
         if let Some((source, range)) = located {
-            let mut snippet = Snippet::source(sources.text(source))
+            let mut snippet = Snippet::source(shown[source].as_ref())
                 .path(sources.path(source).to_str().unwrap_or_default())
                 .annotation(AnnotationKind::Primary.span(range));
             for (span, label) in &d.labels {
@@ -41,7 +43,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             for (span, label) in d.labels.iter().filter(|(s, _)| s.source != source) {
                 if let Some(r) = sources.byte_range(span) {
                     group = group.element(
-                        Snippet::source(sources.text(span.source))
+                        Snippet::source(shown[span.source].as_ref())
                             .path(sources.path(span.source).to_str().unwrap_or_default())
                             .annotation(AnnotationKind::Context.span(r).label(label.as_str())),
                     );
