@@ -49,6 +49,7 @@ services:
       backend:
         aliases: [api.internal]
     secrets: [jwt_secret]
+    env_file: [api.env]
     environment:
       JWT_SECRET_FILE: /run/secrets/jwt_secret
       WORKERS: 4
@@ -103,6 +104,7 @@ impl Handwritten {
             "handwritten-jwt-0f9c2e\n",
         )
         .unwrap();
+        std::fs::write(dir.path().join("api.env"), "LOG_LEVEL=info\nWORKERS=2\n").unwrap();
         Handwritten {
             project: format!("fedgen-t-hw-{tag}-{}", std::process::id()),
             dir,
@@ -269,6 +271,14 @@ fn a_handwritten_file_in_short_syntax_converges_and_stays_composes() {
     ok(&again, "a second apply");
     assert_eq!(s.ids(), after_up, "a second apply changed nothing");
     no_secret(&[&before, &apply, &after, &again]);
+    ok(
+        &s.compose(&["down", "-v", "-t", "1"]),
+        "docker compose down",
+    );
+    assert!(
+        s.ids().is_empty(),
+        "docker compose down removed every container fedgen made"
+    );
 }
 
 #[test]
@@ -281,13 +291,21 @@ fn a_stack_docker_compose_up_started_is_taken_over_as_it_is() {
     s.wait_healthy(&["web", "api"]);
     let ids = s.ids();
     for refresh in ["full", "fast"] {
-        let diff = s.fedgen(&["diff", "--refresh", refresh]);
+        let diff = s.fedgen(&["diff", "--refresh", refresh, "--output", "json"]);
         assert_eq!(
             diff.status.code(),
             Some(0),
             "fedgen diff --refresh {refresh} of a stack Compose started from the same file: {}",
             describe(&diff)
         );
+        // Compose's config-hash on each container is the one fedgen computes (env_file folded
+        // in, as `up` hashes it), so a fast refresh settles every service from the list alone.
+        if refresh == "fast" {
+            let plan: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+            for svc in plan["services"].as_array().unwrap() {
+                assert_eq!(svc["read"], "list", "{svc:#}");
+            }
+        }
     }
     let apply = s.fedgen(&["apply", "--output", "json"]);
     ok(&apply, "fedgen apply");

@@ -327,7 +327,7 @@ pub fn create_body(
             (None, Some((n, sn))) => Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     network_name(compose, n),
-                    endpoint(service, sn),
+                    endpoint(service, svc, sn),
                 )])),
             }),
             _ => None,
@@ -347,11 +347,21 @@ fn device(spec: &str) -> DeviceMapping {
     }
 }
 
-/// A container's endpoint on one network: the service's name and the file's aliases there (as
-/// Compose attaches it), and its fixed addresses.
-pub fn endpoint(service: &str, n: &ServiceNetwork) -> EndpointSettings {
-    let mut aliases = vec![service.to_string()];
-    aliases.extend(n.aliases.iter().filter(|a| *a != service).cloned());
+/// A container's endpoint on one network: its aliases there and its fixed addresses. A service
+/// fedgen compiled has exactly the aliases its file lists (the derived networks let a service
+/// resolve only what it uses); any other also gets its own name on every network, as Compose
+/// attaches it.
+pub fn endpoint(service: &str, svc: &Service, n: &ServiceNetwork) -> EndpointSettings {
+    let compiled = svc.labels.contains_key(crate::model::labels::LABEL_KIND);
+    let mut aliases: Vec<String> = Vec::new();
+    if !compiled {
+        aliases.push(service.to_string());
+    }
+    for a in &n.aliases {
+        if !aliases.contains(a) {
+            aliases.push(a.clone());
+        }
+    }
     EndpointSettings {
         aliases: Some(aliases),
         ipam_config: (n.ipv4_address.is_some() || n.ipv6_address.is_some()).then(|| {
@@ -887,7 +897,7 @@ mod tests {
             .and_then(|n| n.endpoints_config)
             .unwrap_or_default();
         for (n, sn) in extra_networks {
-            networks.insert(n.clone(), endpoint("web", sn));
+            networks.insert(n.clone(), endpoint("web", &Service::default(), sn));
         }
         let mounts = host
             .mounts

@@ -266,15 +266,19 @@ pub async fn observe(
             let service = labels.get(COMPOSE_SERVICE).cloned().unwrap_or_default();
             let settled_by_list = refresh == Refresh::Fast
                 && expected.get(&service).is_none_or(|e| {
-                    let made_from_this = match labels.get(LABEL_CONFIG_HASH) {
-                        Some(h) => Some(h) == e.config_hash.as_ref(),
+                    match labels.get(LABEL_CONFIG_HASH) {
+                        Some(h) => {
+                            Some(h) == e.config_hash.as_ref()
+                                && (e.content.is_none()
+                                    || labels.get(LABEL_SECRETS) == e.content.as_ref())
+                        }
+                        // Made by Compose from this file: its secrets' content is not recorded
+                        // (an inspect would not show it either; the plan says it is unverified).
                         None => {
                             e.compose_hash.is_some()
                                 && labels.get(COMPOSE_CONFIG_HASH) == e.compose_hash.as_ref()
                         }
-                    };
-                    made_from_this
-                        && (e.content.is_none() || labels.get(LABEL_SECRETS) == e.content.as_ref())
+                    }
                 });
             if settled_by_list {
                 observed

@@ -329,7 +329,7 @@ impl TaskCtx {
         // Networks after the first one.
         for (net, n) in svc.networks.iter().skip(1) {
             let full_name = mapping::network_name(&desired.compose, net);
-            let endpoint = mapping::endpoint(&self.plan.name, n);
+            let endpoint = mapping::endpoint(&self.plan.name, svc, n);
             e.mutate("connect network", &full_name, |d| {
                 d.connect_network(
                     &full_name,

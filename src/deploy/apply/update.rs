@@ -53,7 +53,7 @@ impl TaskCtx {
                 })
                 .await?;
             }
-            let endpoint = mapping::endpoint(&self.plan.name, want);
+            let endpoint = mapping::endpoint(&self.plan.name, svc, want);
             e.mutate("connect network", &full_name, |d| {
                 d.connect_network(
                     &full_name,
