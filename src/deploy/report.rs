@@ -179,11 +179,22 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
     for c in &plan.conflicts {
         let _ = writeln!(
             out,
-            "  {} conflict {}: container {} ({}) has the name of service {} but is not managed; apply refuses unless --adopt",
+            "  {} conflict {}: container {} ({}) is not managed but {} service {}; apply refuses unless --adopt, which replaces it losslessly",
             style.paint("31", "!"),
             c.service,
             c.name,
             c.state,
+            if desired
+                .compose
+                .services
+                .get(&c.service)
+                .and_then(|s| s.labels.get(crate::model::labels::LABEL_ADOPT))
+                == Some(&c.name)
+            {
+                "the file says it is adopted by"
+            } else {
+                "has the name of"
+            },
             c.service
         );
     }
