@@ -68,7 +68,23 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             _ => (">", "34"),
         };
         for s in plan.services.iter().filter(|s| s.action == action) {
-            let head = format!("{sign} {:<9} {}", action.as_str(), s.name);
+            // A service that replaces an unmanaged container is created by adopting it.
+            let adopts: Vec<&str> = plan
+                .conflicts
+                .iter()
+                .filter(|c| c.service == s.name)
+                .map(|c| c.name.as_str())
+                .collect();
+            let head = if adopts.is_empty() {
+                format!("{sign} {:<9} {}", action.as_str(), s.name)
+            } else {
+                format!(
+                    "{sign} {:<9} {} (with --adopt, replacing {})",
+                    action.as_str(),
+                    s.name,
+                    adopts.join(", ")
+                )
+            };
             let _ = writeln!(
                 out,
                 "  {}{}",
