@@ -334,6 +334,13 @@ fn service_names(host: &Host, project: &str) -> Vec<(String, String)> {
             .find(|a| names::check(NameKind::Service, a).is_ok() && !a.contains('.'))
         {
             (a.clone(), format!("its network alias `{a}`"))
+        } else if let Some(rest) = c
+            .name
+            .strip_prefix(project)
+            .and_then(|r| r.strip_prefix(['-', '_']))
+            .filter(|r| !r.is_empty())
+        {
+            (rest.to_string(), "the container's name".to_string())
         } else {
             (c.name.clone(), "the container's name".to_string())
         };

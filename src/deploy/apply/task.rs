@@ -207,7 +207,7 @@ impl TaskCtx {
                 )
             }
         };
-        let (gate, failure) = self.wait_ready(&id, &svc).await?;
+        let (gate, failure) = self.wait_ready(&id, &svc, down_since.is_some()).await?;
         let mut r = self.result(
             if gate == Gate::Failed {
                 Outcome::Failed
