@@ -287,6 +287,8 @@ pub async fn import(engine: &Engine, opts: &Options) -> Result<Imported, ImportE
         .map(|n| (n.clone(), SecretDecl::Env(secrets::env_var(n))))
         .collect();
     let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Apps that read a secret from a variable (or inside a URL) read a file from now on.
+    let mut now_files: BTreeMap<(String, String, bool), BTreeSet<String>> = BTreeMap::new();
     for d in &mut drafted.drafts {
         let file_env = kinds
             .kinds
@@ -321,6 +323,12 @@ pub async fn import(engine: &Engine, opts: &Options) -> Result<Imported, ImportE
                         continue;
                     }
                     d.secrets.insert(name.clone());
+                    if matches!(drafted.candidates[idx].source, secrets::Source::Env { .. }) {
+                        now_files
+                            .entry((var.clone(), name.clone(), false))
+                            .or_default()
+                            .insert(d.container.clone());
+                    }
                     if !file_env || given != wanted {
                         d.env.insert(
                             wanted.clone(),
@@ -333,6 +341,10 @@ pub async fn import(engine: &Engine, opts: &Options) -> Result<Imported, ImportE
                 }
                 Lift::UrlPassword(var) => {
                     d.secrets.insert(name.clone());
+                    now_files
+                        .entry((var.clone(), name.clone(), true))
+                        .or_default()
+                        .insert(d.container.clone());
                     d.report.inferred.push(format!(
                         "{var}: no password in the URL any more; the service reads it from {}_FILE",
                         secrets::env_var(&name)
@@ -355,6 +367,28 @@ pub async fn import(engine: &Engine, opts: &Options) -> Result<Imported, ImportE
                 hint: String::new(),
             });
         }
+    }
+    for ((var, name, in_url), containers) in now_files {
+        let file = format!("{}_FILE", secrets::env_var(&name));
+        findings.push(Finding {
+            severity: Severity::Warning,
+            code: if in_url { "url-password-now-a-file" } else { "secret-now-a-file" },
+            message: if in_url {
+                format!(
+                    "{var} no longer carries its password: the compiled services read it from the file {file} names (/run/secrets/{name})"
+                )
+            } else {
+                format!(
+                    "{var} is no longer in the environment: the compiled services read the secret from the file {var}_FILE names (/run/secrets/{name})"
+                )
+            },
+            containers: containers.into_iter().collect(),
+            hint: if in_url {
+                format!("the app must take the password from {file} (libpq-based clients: give it as the connection's password)")
+            } else {
+                format!("the app must read {var}_FILE; one that reads only {var} can keep it with `secrets: [{{ name: {name}, env: {var} }}]` and a `command:` (docs/spec.md)")
+            },
+        });
     }
     // Services named in `uses` that were not imported.
     let imported: BTreeSet<String> = drafted.drafts.iter().map(|d| d.service.clone()).collect();

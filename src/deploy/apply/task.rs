@@ -249,13 +249,17 @@ impl TaskCtx {
                     r.result = Outcome::Interrupted;
                 }
                 let rollback = self.rollout.rollback && !self.rollout.interrupted();
-                if rollback && !asides.is_empty() {
+                // An adoption cut short by a signal puts the old container back too: a stopped
+                // service is worse than the one that ran.
+                if (rollback || self.rollout.interrupted()) && !asides.is_empty() {
                     // Put the unmanaged containers back where they were, as they were.
                     let back = self.put_back(&cname, Some(&id), &asides).await?;
                     for old in &previous {
                         force_remove(e, old, old).await?;
                     }
-                    r.result = Outcome::RolledBack;
+                    if !self.rollout.interrupted() {
+                        r.result = Outcome::RolledBack;
+                    }
                     r.downtime_ms = down_since.map(|t| t.elapsed().as_millis());
                     r.error = Some(format!("{why}; {back}"));
                 } else if let (true, Some(old)) = (rollback, previous.first()) {
