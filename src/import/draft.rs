@@ -1582,6 +1582,78 @@ mod tests {
         assert!(secret_file_var("CERT_FILE", "/run/secrets/cert"));
     }
 
+    fn seen(asked: &str, tags: &[&str], digests: &[&str]) -> Seen {
+        use bollard::models::{ContainerConfig, ContainerInspectResponse, ImageInspect};
+        let inspect = ContainerInspectResponse {
+            image: Some("sha256:0123456789abcdef".into()),
+            config: Some(ContainerConfig {
+                image: Some(asked.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let image = super::super::read::ImageSeen {
+            id: "sha256:0123456789abcdef".into(),
+            defaults: Default::default(),
+            inspect: ImageInspect {
+                repo_tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+                repo_digests: Some(digests.iter().map(|t| t.to_string()).collect()),
+                ..Default::default()
+            },
+        };
+        Seen {
+            name: "c".into(),
+            id: "c0ffee".into(),
+            inspect,
+            image: Some(std::sync::Arc::new(image)),
+            files: Default::default(),
+            unreadable: Default::default(),
+            http: vec![],
+        }
+    }
+
+    fn pinned(asked: &str, tags: &[&str], digests: &[&str]) -> (String, bool, Vec<&'static str>) {
+        let mut d = Draft::default();
+        let mut out = Drafted::default();
+        pin_image(&seen(asked, tags, digests), &mut d, &mut out);
+        (
+            d.image,
+            d.allow_latest,
+            out.findings.iter().map(|f| f.code).collect(),
+        )
+    }
+
+    #[test]
+    fn images_are_pinned_as_they_run() {
+        assert_eq!(
+            pinned("redis:7", &["redis:7"], &["redis@sha256:abc"]),
+            ("redis:7@sha256:abc".to_string(), false, vec![])
+        );
+        assert_eq!(
+            pinned("fedgen-lab/redis:7", &["fedgen-lab/redis:7"], &[]),
+            ("fedgen-lab/redis:7".to_string(), false, vec![])
+        );
+        // Rebuilt under its tag since: the running image's other tag, with a finding.
+        assert_eq!(
+            pinned("app:1", &["app:0.9"], &[]),
+            ("app:0.9".to_string(), false, vec!["image-moved"])
+        );
+        // Untagged and without a digest: by id.
+        assert_eq!(
+            pinned("app:1", &[], &[]).0,
+            "sha256:0123456789abcdef".to_string()
+        );
+        // latest without a digest: allowed on purpose, with a finding.
+        assert_eq!(
+            pinned("svc", &["svc:latest"], &[]),
+            ("svc".to_string(), true, vec!["image-latest"])
+        );
+        assert_eq!(
+            pinned("svc", &["svc:latest"], &["svc@sha256:def"]),
+            ("svc:latest@sha256:def".to_string(), false, vec![])
+        );
+    }
+
     #[test]
     fn the_url_a_fedgen_healthcheck_asks() {
         let s = Service {

@@ -492,3 +492,40 @@ async fn converge(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Compose, DependsOn, Service};
+
+    #[test]
+    fn dependency_waves() {
+        let mut c = Compose::default();
+        let dep = |names: &[&str]| -> Service {
+            Service {
+                depends_on: names
+                    .iter()
+                    .map(|n| {
+                        (
+                            n.to_string(),
+                            DependsOn {
+                                condition: Condition::ServiceHealthy,
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        };
+        c.services.insert("db".into(), dep(&[]));
+        c.services.insert("redis".into(), dep(&[]));
+        c.services.insert("app".into(), dep(&["db", "redis"]));
+        c.services.insert("gateway".into(), dep(&["app", "db"]));
+        c.services.insert("frontend".into(), dep(&["gateway"]));
+        let w = waves(&c);
+        assert_eq!(
+            [w["db"], w["redis"], w["app"], w["gateway"], w["frontend"]],
+            [0, 0, 1, 2, 3]
+        );
+    }
+}
