@@ -739,7 +739,11 @@ fn policies(o: &Service, s: &Service) -> Vec<String> {
             s.tmpfs.join(", ")
         ));
     }
-    if s.stop_grace_period != o.stop_grace_period {
+    // The engine's own grace period is 10 s.
+    let was = o
+        .stop_grace_period
+        .unwrap_or(crate::units::Duration::from_secs(10));
+    if s.stop_grace_period.is_some_and(|g| g != was) {
         if let Some(g) = s.stop_grace_period {
             out.push(format!(
                 "stop grace period {g} (was {})",
