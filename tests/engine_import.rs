@@ -111,6 +111,18 @@ fn seed_000_by_hand_is_imported_and_adopted_without_losing_data() {
         .status
         .success());
     assert!(s.tmp.join("uploads/report.txt").exists());
+    // No secret value in any container's configuration or labels.
+    for svc in ["db", "redis", "frontend-updated"]
+        .into_iter()
+        .chain(seed::APPS.iter().map(|(s, _)| *s))
+    {
+        let inspect = docker(&["inspect", &c(svc)]);
+        assert!(inspect.status.success(), "{svc}");
+        assert_none_of(
+            &[seed::DB_PASSWORD, seed::JWT_SECRET, seed::JWT_OTHER],
+            &[&inspect],
+        );
+    }
     // Restart policies everywhere now.
     let policy = docker(&[
         "inspect",

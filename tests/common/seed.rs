@@ -520,6 +520,7 @@ pub fn import_build_adopt(s: &Seed, dir: &Path) -> (Vec<Output>, serde_json::Val
     );
     let took = t.elapsed();
     assert_eq!(imported.status.code(), Some(0), "{}", describe(&imported));
+    let first_spec = std::fs::read_to_string(dir.join("spec.yml")).unwrap();
     eprintln!(
         "--- the seed's import report ({:.2}s wall clock)\n{}",
         took.as_secs_f64(),
@@ -544,6 +545,7 @@ pub fn import_build_adopt(s: &Seed, dir: &Path) -> (Vec<Output>, serde_json::Val
     assert_eq!(json.status.code(), Some(0), "{}", describe(&json));
     let report: serde_json::Value = serde_json::from_str(text(&json.stdout).trim()).unwrap();
     let spec = std::fs::read_to_string(dir.join("spec.yml")).unwrap();
+    assert_eq!(first_spec, spec, "the same containers give the same bytes");
     let env = std::fs::read_to_string(dir.join(".env")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
