@@ -425,7 +425,11 @@ fn draft_one(
     let labels = c.labels();
     let managed = labels.get(COMPOSE_PROJECT).map(String::as_str) == Some(project);
     let fedgen_made = managed && labels.contains_key(LABEL_KIND);
-    let (_, mut observed) = mapping::read_back(project, c.inspect.clone());
+    let scope = crate::model::Compose {
+        name: project.to_string(),
+        ..Default::default()
+    };
+    let (_, mut observed) = mapping::read_back(&scope, c.inspect.clone());
     if let Some(img) = &c.image {
         img.defaults.strip(&mut observed);
     }
@@ -1083,19 +1087,21 @@ fn draft_one(
         if p.protocol != "tcp" {
             d.report.dropped.push(format!(
                 "published {}/{} (a spec publishes TCP only)",
-                p.published, p.protocol
+                p.target, p.protocol
             ));
             continue;
         }
-        if p.published == 0 {
+        let Some(published) = p.published else {
             d.report
                 .dropped
                 .push(format!("port {} published on a random host port", p.target));
             continue;
-        }
-        let ip = (p.host_ip != "0.0.0.0" && p.host_ip != "::" && !p.host_ip.is_empty())
-            .then(|| p.host_ip.clone());
-        d.bindings.push((ip, p.published, p.target));
+        };
+        let ip = p
+            .host_ip
+            .clone()
+            .filter(|ip| ip != "0.0.0.0" && ip != "::" && !ip.is_empty());
+        d.bindings.push((ip, published, p.target));
     }
 
     // --- settings that are intent, not noise
@@ -1124,7 +1130,7 @@ fn draft_one(
 
     // --- adoption: a container apply would not find under the project's names
     let canonical = [
-        mapping::container_name(project, svc),
+        names::container_name(project, svc, mapping::CONTAINER_NUMBER),
         names::legacy_container_name(project, svc, mapping::CONTAINER_NUMBER),
     ];
     if !managed && !canonical.contains(&c.name) {

@@ -793,15 +793,16 @@ fn policies(o: &Service, s: &Service) -> Vec<String> {
             .iter()
             .find(|x| x.published == p.published && x.host_ip != p.host_ip)
         {
+            let every = |ip: &Option<String>| {
+                ip.clone()
+                    .filter(|i| i != "0.0.0.0" && i != "::")
+                    .unwrap_or_else(|| "every interface".into())
+            };
             out.push(format!(
                 "publishes {} on {} (was {})",
-                p.published,
-                p.host_ip,
-                if was.host_ip == "0.0.0.0" {
-                    "every interface".to_string()
-                } else {
-                    was.host_ip.clone()
-                }
+                p.published.map(|x| x.to_string()).unwrap_or_default(),
+                every(&p.host_ip),
+                every(&was.host_ip)
             ));
         }
     }

@@ -510,6 +510,8 @@ mod tests {
                             n.to_string(),
                             DependsOn {
                                 condition: Condition::ServiceHealthy,
+                                required: true,
+                                restart: false,
                             },
                         )
                     })
