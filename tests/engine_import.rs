@@ -373,12 +373,22 @@ fn import_cost(n: usize, tag: &str) -> (f64, u64, u64) {
         fn drop(&mut self) {
             let ps = docker(&["ps", "-aq", "--filter", &format!("name={}", self.0)]);
             let ids: Vec<String> = text(&ps.stdout).lines().map(str::to_string).collect();
-            if !ids.is_empty() {
+            // A few at a time: fifty removals at once on a loaded engine have left stale
+            // endpoints behind, and with them a network that cannot be removed.
+            for chunk in ids.chunks(5) {
                 let mut args = vec!["rm", "-f"];
-                args.extend(ids.iter().map(String::as_str));
+                args.extend(chunk.iter().map(String::as_str));
                 let _ = docker(&args);
             }
-            let _ = docker(&["network", "rm", &format!("{}net", self.0)]);
+            let net = format!("{}net", self.0);
+            for _ in 0..20 {
+                if docker(&["network", "rm", &net]).status.success()
+                    || !docker(&["network", "inspect", &net]).status.success()
+                {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
         }
     }
     let _cleanup = Cleanup(prefix.clone());
