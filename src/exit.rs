@@ -12,7 +12,8 @@ pub const CHANGES_PENDING: i32 = 2;
 /// rollout stopped and the report says what was and was not done.
 pub const HEALTH_FAILED: i32 = 3;
 /// `apply`: refused before changing anything (unmanaged conflicts, an emptying prune, a stale
-/// saved plan, a pre-flight failure, a lock held past the timeout).
+/// saved plan, a pre-flight failure, a lock held past the timeout); `import`: a finding needs a
+/// decision (containers disagree on a secret's value: `--secret-from`), nothing was written.
 pub const REFUSED: i32 = 4;
 /// `apply`: the engine failed during the rollout (the report says what was done).
 pub const ENGINE_FAILED: i32 = 5;

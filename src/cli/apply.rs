@@ -29,7 +29,10 @@ pub struct ApplyArgs {
     /// Also remove the project's volumes that the file no longer mounts (their data is lost).
     #[arg(long)]
     pub prune_volumes: bool,
-    /// Replace unmanaged containers that carry the project's names (stop, remove, recreate).
+    /// Replace unmanaged containers that carry the project's names (or that a service names with
+    /// `adopt:`), one dependency wave at a time: stop with their own signal and grace period,
+    /// rename aside, start the new one on the same data, then remove the old one once the new one
+    /// is ready, or put it back if it does not become ready.
     #[arg(long)]
     pub adopt: bool,
     /// With --prune: remove even when nothing of the project would remain.
@@ -308,6 +311,24 @@ fn summary(r: &Report) -> String {
             } else {
                 not_done.join(", ")
             }
+        );
+    }
+    let downtime: Vec<String> = r
+        .services
+        .iter()
+        .filter_map(|s| {
+            s.downtime_ms
+                .map(|ms| format!("{} {:.1}s", s.service, ms as f64 / 1000.0))
+        })
+        .collect();
+    if !downtime.is_empty() {
+        let _ = writeln!(out, "  downtime: {}", downtime.join(", "));
+    }
+    if !r.adopted.is_empty() {
+        let _ = writeln!(
+            out,
+            "  adopted (replaced, volumes and bind mounts kept): {}",
+            r.adopted.join(", ")
         );
     }
     if !r.orphans_kept.is_empty() {

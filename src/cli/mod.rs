@@ -5,11 +5,13 @@
 //! - [`build`]: `fedgen build`, the compiler;
 //! - [`diff`]: `fedgen diff`, the plan against the host;
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
+//! - [`import`]: `fedgen import`, running containers described as a stack spec;
 //! - [`kinds`]: `fedgen kinds`, the kinds reference.
 
 mod apply;
 mod build;
 mod diff;
+mod import;
 mod kinds;
 mod progress;
 mod project;
@@ -42,6 +44,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Converge the Docker host to a compose file (or a saved plan), health-gated and idempotent.
     Apply(apply::ApplyArgs),
+    /// Describe running containers (made by hand) as a stack spec; their secrets go to a 0600 file.
+    Import(import::ImportArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
 }
@@ -63,6 +67,7 @@ pub fn main() -> i32 {
         Command::Build(args) => build::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
     }
 }

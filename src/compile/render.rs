@@ -17,7 +17,7 @@ use crate::compile::probe::Probe;
 use crate::compile::spec::{self, SecretSource};
 use crate::compile::validate::Stack;
 use crate::diag::{Code, Diagnostic, Diagnostics, Sources, Span, Spanned};
-use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_KIND, LABEL_LIFECYCLE};
+use crate::model::labels::{LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_KIND, LABEL_LIFECYCLE};
 use crate::model::{
     Compose, Condition, Config, DependsOn, Deploy, Healthcheck, Lifecycle, Limits, Logging, Mount,
     Network, Port, Resources, RestartPolicy, Secret, Service, ServiceConfig, ServiceSecret, Volume,
@@ -472,6 +472,9 @@ impl<'a> ServiceRender<'a, '_> {
             service
                 .labels
                 .insert(LABEL_LIFECYCLE.into(), Lifecycle::ONE_SHOT.into());
+        }
+        if let Some(a) = &self.svc.adopt {
+            service.labels.insert(LABEL_ADOPT.into(), a.value.clone());
         }
         self.check_mount_targets(&service);
         self.warn_opt_outs(&service, copies_in);

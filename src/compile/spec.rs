@@ -170,6 +170,9 @@ pub struct ServiceSpec {
     pub shm_size: Option<Spanned<Bytes>>,
     /// Which of the kind's image families the image belongs to, when its name does not say.
     pub image_family: Option<Spanned<String>>,
+    /// An unmanaged container (made by hand, `docker run --name`) that this service replaces
+    /// with `fedgen apply --adopt`, whatever its name.
+    pub adopt: Option<Spanned<String>>,
     /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
     pub params: IndexMap<String, (Span, serde_json::Value)>,
 }
@@ -227,6 +230,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cap_add",
     "shm_size",
     "image_family",
+    "adopt",
 ];
 const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
 
@@ -1182,6 +1186,7 @@ impl Reader<'_> {
             cap_add: Vec::new(),
             shm_size: None,
             image_family: None,
+            adopt: None,
             params: IndexMap::new(),
         };
         if m.get_node("image").is_none() {
@@ -1262,6 +1267,21 @@ impl Reader<'_> {
                 "cap_add" => svc.cap_add = self.strings(n, "`cap_add`"),
                 "shm_size" => svc.shm_size = self.unit(n, "`shm_size`"),
                 "image_family" => svc.image_family = self.string(n, "`image_family`"),
+                "adopt" => {
+                    svc.adopt = self.string(n, "`adopt`");
+                    if let Some(a) = &svc.adopt {
+                        if !names::is_container_name(&a.value) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::InvalidName,
+                                    format!("`{}` is not a container name", a.value),
+                                )
+                                .at(a.span)
+                                .hint("the name of the container as `docker ps` shows it: letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+                            );
+                        }
+                    }
+                }
                 other if other.starts_with("x-") => {}
                 other => {
                     let value = self.json(n);

@@ -68,7 +68,23 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             _ => (">", "34"),
         };
         for s in plan.services.iter().filter(|s| s.action == action) {
-            let head = format!("{sign} {:<9} {}", action.as_str(), s.name);
+            // A service that replaces an unmanaged container is created by adopting it.
+            let adopts: Vec<&str> = plan
+                .conflicts
+                .iter()
+                .filter(|c| c.service == s.name)
+                .map(|c| c.name.as_str())
+                .collect();
+            let head = if adopts.is_empty() {
+                format!("{sign} {:<9} {}", action.as_str(), s.name)
+            } else {
+                format!(
+                    "{sign} {:<9} {} (with --adopt, replacing {})",
+                    action.as_str(),
+                    s.name,
+                    adopts.join(", ")
+                )
+            };
             let _ = writeln!(
                 out,
                 "  {}{}",
@@ -179,11 +195,22 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
     for c in &plan.conflicts {
         let _ = writeln!(
             out,
-            "  {} conflict {}: container {} ({}) has the name of service {} but is not managed; apply refuses unless --adopt",
+            "  {} conflict {}: container {} ({}) is not managed but {} service {}; apply refuses unless --adopt, which replaces it losslessly",
             style.paint("31", "!"),
             c.service,
             c.name,
             c.state,
+            if desired
+                .compose
+                .services
+                .get(&c.service)
+                .and_then(|s| s.labels.get(crate::model::labels::LABEL_ADOPT))
+                == Some(&c.name)
+            {
+                "the file says it is adopted by"
+            } else {
+                "has the name of"
+            },
             c.service
         );
     }

@@ -17,7 +17,7 @@ use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
 use crate::model::labels::{
     COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE,
-    COMPOSE_VOLUME, LABEL_CONFIG_HASH, LABEL_SECRETS,
+    COMPOSE_VOLUME, LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_SECRETS,
 };
 use crate::model::{self, Service};
 use crate::names;
@@ -151,16 +151,39 @@ impl Images {
 }
 
 /// A reference as the engine lists it: `redis` is `redis:latest`, `docker.io/library/redis:7` is
-/// `redis:7`.
+/// `redis:7`, and `redis:7@sha256:...` is `redis@sha256:...` (the digest decides, as the engine
+/// resolves it).
 pub fn normalize_reference(r: &str) -> String {
     let r = r.strip_prefix("docker.io/").unwrap_or(r);
     let r = r.strip_prefix("library/").unwrap_or(r);
+    if let Some((name, digest)) = r.split_once('@') {
+        let (path, last) = name.rsplit_once('/').unwrap_or(("", name));
+        let last = last.split_once(':').map_or(last, |(n, _)| n);
+        let name = if path.is_empty() {
+            last.to_string()
+        } else {
+            format!("{path}/{last}")
+        };
+        return format!("{name}@{digest}");
+    }
     let last = r.rsplit('/').next().unwrap_or(r);
-    if r.contains('@') || last.contains(':') {
+    if last.contains(':') {
         r.to_string()
     } else {
         format!("{r}:latest")
     }
+}
+
+/// The suffix `apply --adopt` gives an unmanaged container it renames aside while its
+/// replacement starts: `NAME-adopted-<12 hex>`.
+pub const ASIDE_INFIX: &str = "-adopted-";
+
+/// The name an unmanaged container had before `apply --adopt` renamed it aside (`None`: not a
+/// name set aside).
+pub fn aside_of(name: &str) -> Option<&str> {
+    let (original, id) = name.rsplit_once(ASIDE_INFIX)?;
+    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()) && !original.is_empty())
+        .then_some(original)
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -236,8 +259,9 @@ pub async fn observe(
             d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
         })
         .await?;
-    // The names the project's containers have (Compose v2's and v1's), to find unmanaged ones.
-    let ours: HashMap<String, &String> = expected
+    // The names the project's containers have (Compose v2's and v1's, and the container a
+    // service says it adopts), to find unmanaged ones.
+    let mut ours: HashMap<String, &String> = expected
         .keys()
         .flat_map(|svc| {
             [
@@ -249,6 +273,11 @@ pub async fn observe(
             ]
         })
         .collect();
+    for (svc, s) in &desired.compose.services {
+        if let Some(name) = s.labels.get(LABEL_ADOPT) {
+            ours.insert(name.clone(), svc);
+        }
+    }
     let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
@@ -289,7 +318,9 @@ pub async fn observe(
             }
             continue;
         }
-        if let Some(svc) = ours.get(&name) {
+        // An adoption that was cut short left the old container renamed aside: still its.
+        let original = aside_of(&name).unwrap_or(&name);
+        if let Some(svc) = ours.get(original) {
             observed.conflicts.push(Conflict {
                 id: c.id.clone().unwrap_or_default(),
                 name: name.clone(),
@@ -429,4 +460,34 @@ pub async fn observe(
         .await?;
     observed.images = Images::from_summaries(images);
     Ok(observed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_as_the_engine_lists_them() {
+        assert_eq!(normalize_reference("redis"), "redis:latest");
+        assert_eq!(normalize_reference("docker.io/library/redis:7"), "redis:7");
+        assert_eq!(
+            normalize_reference("redis:7@sha256:abc"),
+            "redis@sha256:abc"
+        );
+        assert_eq!(
+            normalize_reference("reg.example:5000/team/app:1@sha256:abc"),
+            "reg.example:5000/team/app@sha256:abc"
+        );
+        assert_eq!(
+            normalize_reference("reg.example:5000/team/app"),
+            "reg.example:5000/team/app:latest"
+        );
+    }
+
+    #[test]
+    fn names_set_aside_by_an_adoption() {
+        assert_eq!(aside_of("p_db_1-adopted-0123456789ab"), Some("p_db_1"));
+        assert_eq!(aside_of("p_db_1-adopted-xyz"), None);
+        assert_eq!(aside_of("p_db_1"), None);
+    }
 }

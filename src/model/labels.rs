@@ -11,6 +11,8 @@ pub const LABEL_LIFECYCLE: &str = "dev.fedgen.lifecycle";
 /// sha256 prefix of each secret's and config's content, as `name=hash,...` (never the value),
 /// on containers fedgen creates.
 pub const LABEL_SECRETS: &str = "dev.fedgen.secrets-hash";
+/// The unmanaged container a service replaces with `apply --adopt` (the spec's `adopt:`).
+pub const LABEL_ADOPT: &str = "dev.fedgen.adopt";
 
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";

@@ -34,6 +34,7 @@ use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping;
 use crate::deploy::plan::Plan;
+use crate::deploy::state::Conflict;
 use crate::model::Condition;
 use crate::names;
 use bollard::models::NetworkDisconnectRequest;
@@ -98,6 +99,11 @@ struct Rollout {
     deadline: Instant,
     rollback: bool,
     interrupted: Arc<AtomicBool>,
+    /// The dependency wave of each service (0: depends on nothing; else one more than the
+    /// highest wave it depends on).
+    waves: HashMap<String, usize>,
+    /// `--adopt`: the unmanaged containers each service replaces.
+    adoptions: HashMap<String, Vec<Conflict>>,
 }
 
 impl Rollout {
@@ -115,6 +121,44 @@ impl Rollout {
     fn stopping(&self) -> bool {
         self.abort.load(Ordering::SeqCst) || self.interrupted()
     }
+}
+
+/// The dependency wave of every service: 0 for a service that depends on nothing, else one more
+/// than the highest wave of what it depends on (a cycle, refused by the compiler, counts as 0).
+fn waves(compose: &crate::model::Compose) -> HashMap<String, usize> {
+    fn wave(
+        name: &str,
+        compose: &crate::model::Compose,
+        memo: &mut HashMap<String, usize>,
+        path: &mut Vec<String>,
+    ) -> usize {
+        if let Some(w) = memo.get(name) {
+            return *w;
+        }
+        if path.iter().any(|p| p == name) {
+            return 0;
+        }
+        path.push(name.to_string());
+        let w = compose
+            .services
+            .get(name)
+            .map(|s| {
+                s.depends_on
+                    .keys()
+                    .map(|d| wave(d, compose, memo, path) + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        path.pop();
+        memo.insert(name.to_string(), w);
+        w
+    }
+    let mut memo = HashMap::new();
+    for name in compose.services.keys() {
+        wave(name, compose, &mut memo, &mut Vec::new());
+    }
+    memo
 }
 
 fn finish(mut report: Report, engine: &Engine, start: Instant) -> Report {
@@ -247,14 +291,17 @@ async fn converge(
     let say = |subject: &str, step: Step, detail: &str| {
         progress.step(subject, step, &desired.redact(detail))
     };
-    for c in &plan.conflicts {
-        say(
-            &c.service,
-            Step::Adopting,
-            &format!("removing unmanaged container {}", c.name),
-        );
-        task::force_remove(engine, &c.name, &c.id).await?;
-        report.adopted.push(c.name.clone());
+    // `--adopt`: each unmanaged container is replaced by its service's task, losslessly (stopped
+    // and renamed aside, put back if its replacement does not become ready), one dependency wave
+    // at a time.
+    let mut adoptions: HashMap<String, Vec<Conflict>> = HashMap::new();
+    if opts.adopt {
+        for c in &plan.conflicts {
+            adoptions
+                .entry(c.service.clone())
+                .or_default()
+                .push(c.clone());
+        }
     }
     for n in &plan.networks_recreate {
         let name = mapping::network_name(&desired.compose, &n.name);
@@ -353,6 +400,8 @@ async fn converge(
         deadline: Instant::now() + opts.timeout,
         rollback: opts.rollback,
         interrupted: opts.interrupted.clone(),
+        waves: waves(&desired.compose),
+        adoptions,
     });
     let results: Arc<Mutex<Vec<ServiceResult>>> = Arc::default();
     let engine_error: Arc<Mutex<Option<EngineError>>> = Arc::default();
@@ -387,6 +436,9 @@ async fn converge(
     }
     let mut results = std::mem::take(&mut *results.lock().expect("not poisoned"));
     results.sort_by(|a, b| a.service.cmp(&b.service));
+    for r in &results {
+        report.adopted.extend(r.adopted.iter().cloned());
+    }
     report.services = results;
     if let Some(e) = engine_error.lock().expect("not poisoned").take() {
         return Err(e);
@@ -439,4 +491,43 @@ async fn converge(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Compose, DependsOn, Service};
+
+    #[test]
+    fn dependency_waves() {
+        let mut c = Compose::default();
+        let dep = |names: &[&str]| -> Service {
+            Service {
+                depends_on: names
+                    .iter()
+                    .map(|n| {
+                        (
+                            n.to_string(),
+                            DependsOn {
+                                condition: Condition::ServiceHealthy,
+                                required: true,
+                                restart: false,
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        };
+        c.services.insert("db".into(), dep(&[]));
+        c.services.insert("redis".into(), dep(&[]));
+        c.services.insert("app".into(), dep(&["db", "redis"]));
+        c.services.insert("gateway".into(), dep(&["app", "db"]));
+        c.services.insert("frontend".into(), dep(&["gateway"]));
+        let w = waves(&c);
+        assert_eq!(
+            [w["db"], w["redis"], w["app"], w["gateway"], w["frontend"]],
+            [0, 0, 1, 2, 3]
+        );
+    }
 }
