@@ -10,7 +10,7 @@ mod code;
 mod render;
 
 pub use code::Code;
-pub use render::{render, render_human, to_json};
+pub use render::{render, render_human, render_messages, to_json, Message};
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,8 @@ impl<T> std::ops::Deref for Spanned<T> {
 pub enum Severity {
     Error,
     Warning,
+    /// Advice (`fedgen lint`'s lowest level; no diagnostic of a stage has it).
+    Info,
 }
 
 /// One problem, with where it is and what to do about it.
@@ -178,6 +180,29 @@ impl Sources {
         Some(f.text[start..end].trim_end_matches('\r'))
     }
 
+    /// How many files there are.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Overwrites the text under `span` with one `*` per character, so that no rendering of the
+    /// file shows it (a secret's value); every line and column stays where it was.
+    pub fn redact(&mut self, span: &Span) {
+        let Some(range) = self.byte_range(span) else {
+            return;
+        };
+        let f = &mut self.files[span.source];
+        let stars = "*".repeat(f.text[range.clone()].chars().count());
+        f.text.replace_range(range, &stars);
+        f.line_starts = std::iter::once(0)
+            .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+    }
+
     /// The byte range of a span in its file (clamped to its line).
     pub fn byte_range(&self, span: &Span) -> Option<std::ops::Range<usize>> {
         let f = self.files.get(span.source)?;
@@ -256,5 +281,15 @@ mod tests {
         assert_eq!(&sources.text(id)[r], "value");
         let r = sources.byte_range(&Span::new(id, 1, 4, 1)).unwrap();
         assert_eq!(&sources.text(id)[r], "é");
+    }
+
+    #[test]
+    fn a_redacted_span_keeps_every_column() {
+        let mut sources = Sources::default();
+        let id = sources.add("s.yml", "a: é-secret # c\nkey: value\n");
+        sources.redact(&Span::new(id, 1, 4, 8));
+        assert_eq!(sources.text(id), "a: ******** # c\nkey: value\n");
+        let r = sources.byte_range(&Span::new(id, 2, 6, 5)).unwrap();
+        assert_eq!(&sources.text(id)[r], "value");
     }
 }

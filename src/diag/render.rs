@@ -1,25 +1,58 @@
 //! Diagnostics rendered for people (annotate-snippets, as rustc and cargo render theirs) and for
 //! CI (one JSON object each, with file, line and column).
 
-use super::{Diagnostic, Severity, Sources};
+use super::{Diagnostic, Severity, Sources, Span};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// One message to render: the shape a [`Diagnostic`] has, and a `fedgen lint` finding too (whose
+/// id is a rule, not a [`super::Code`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub severity: Severity,
+    /// Shown in brackets after the severity: `error[id]`.
+    pub id: &'a str,
+    pub text: &'a str,
+    pub span: Option<Span>,
+    pub labels: &'a [(Span, String)],
+    pub hint: Option<&'a str>,
+}
+
+impl<'a> From<&'a Diagnostic> for Message<'a> {
+    fn from(d: &'a Diagnostic) -> Self {
+        Message {
+            severity: d.severity,
+            id: d.code.as_str(),
+            text: &d.message,
+            span: d.span,
+            labels: &d.labels,
+            hint: d.hint.as_deref(),
+        }
+    }
+}
 
 /// Every diagnostic, each as `error[code]: message`, `--> file:line:col`, the source lines with
 /// the spans underlined (the primary one with `^`, labelled others with `-`), and `= hint:`;
 /// with ANSI colours when `color`.
 pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let messages: Vec<Message> = diags.iter().map(Message::from).collect();
+    render_messages(&messages, sources, color)
+}
+
+/// [`render`] for any [`Message`]s.
+pub fn render_messages(messages: &[Message], sources: &Sources, color: bool) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
         Renderer::plain()
     };
     let mut out = String::new();
-    for d in diags {
+    for d in messages {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
+            Severity::Info => Level::INFO,
         };
-        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let title = level.primary_title(d.text).id(d.id);
         let mut group = Group::with_title(title);
         let located = d
             .span
@@ -28,7 +61,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             let mut snippet = Snippet::source(sources.text(source))
                 .path(sources.path(source).to_str().unwrap_or_default())
                 .annotation(AnnotationKind::Primary.span(range));
-            for (span, label) in &d.labels {
+            for (span, label) in d.labels {
                 if let Some(r) = sources.byte_range(span) {
                     if span.source == source {
                         snippet = snippet
@@ -48,8 +81,8 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                 }
             }
         }
-        if let Some(hint) = &d.hint {
-            group = group.element(Level::HELP.with_name(Some("hint")).message(hint.as_str()));
+        if let Some(hint) = d.hint {
+            group = group.element(Level::HELP.with_name(Some("hint")).message(hint));
         }
         out.push_str(&renderer.render(&[group]));
         out.push_str("\n\n");
