@@ -4,6 +4,8 @@
 //! - [`compile`]: stack spec + `.env` -> validated [`model::Compose`] -> `docker-compose.*.yml`
 //! - [`model`]: the normalized compose model shared by the compiler and the deployer
 //! - [`deploy`]: the Docker host read into the model, planned against a file, converged
+//! - [`lint`]: reboot-safety and least-privilege rules over any Compose file (the reader's
+//!   [`compose::Project`] in, findings out as text, JSON or SARIF)
 //! - [`diag`]: located diagnostics, collected per stage and rendered for people or CI
 //! - [`units`], [`names`]: the vocabulary every stage shares (sizes, durations, CPUs; names)
 //! - [`cli`]: the thin command-line layer, which maps outcomes to exit codes in one place
@@ -14,6 +16,7 @@ pub mod compose;
 pub mod deploy;
 pub mod diag;
 pub mod exit;
+pub mod lint;
 pub mod model;
 pub mod names;
 pub mod units;

@@ -5,12 +5,14 @@
 //! - [`build`]: `fedgen build`, the compiler;
 //! - [`diff`]: `fedgen diff`, the plan against the host;
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
-//! - [`kinds`]: `fedgen kinds`, the kinds reference.
+//! - [`kinds`]: `fedgen kinds`, the kinds reference;
+//! - [`lint`]: `fedgen lint`, the rules over any Compose file.
 
 mod apply;
 mod build;
 mod diff;
 mod kinds;
+mod lint;
 mod progress;
 mod project;
 
@@ -44,6 +46,9 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
+    /// Check Compose files for what breaks after a reboot or gives away too much: exit 1 on
+    /// findings at or above --fail-on.
+    Lint(lint::LintArgs),
 }
 
 pub fn main() -> i32 {
@@ -64,6 +69,7 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Kinds(args) => kinds::run(&args),
+        Command::Lint(args) => lint::run(&args),
     }
 }
 
