@@ -169,30 +169,34 @@ fn print_diags(
     eprint!("{}", diag::render_human(diags, &shown));
 }
 
-/// `found 9 problems (3 errors, 5 warnings, 1 info) in 1 file; 1 suppressed`.
+/// `found 9 problems (3 errors, 5 warnings, 1 info) in 1 file; 1 suppressed by x-fedgen-lint`.
 fn summary_line(c: &lint::Counts, files: usize, suppressed: usize, invalid: usize) -> String {
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut line = if c.total() == 0 {
-        format!("no problems found in {}", plural(files, "file", "files"))
-    } else {
-        format!(
+    let mut parts = Vec::new();
+    if c.total() > 0 {
+        parts.push(format!(
             "found {} ({}, {}, {}) in {}",
             plural(c.total(), "problem", "problems"),
             plural(c.errors, "error", "errors"),
             plural(c.warnings, "warning", "warnings"),
             plural(c.info, "info", "info"),
             plural(files, "file", "files")
-        )
-    };
+        ));
+    } else if files > 0 {
+        parts.push(format!(
+            "no problems found in {}",
+            plural(files, "file", "files")
+        ));
+    }
     if suppressed > 0 {
-        line.push_str(&format!("; {suppressed} suppressed by x-fedgen-lint"));
+        parts.push(format!("{suppressed} suppressed by x-fedgen-lint"));
     }
     if invalid > 0 {
-        line.push_str(&format!(
-            "; {} could not be read",
+        parts.push(format!(
+            "{} could not be read (see the errors above)",
             plural(invalid, "project", "projects")
         ));
     }
-    line
+    parts.join("; ")
 }

@@ -46,8 +46,7 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
-    /// Check Compose files for what breaks after a reboot or gives away too much: exit 1 on
-    /// findings at or above --fail-on.
+    /// Check Compose files for what a reboot breaks and what gives too much away.
     Lint(lint::LintArgs),
 }
 

@@ -91,7 +91,7 @@ pub struct Outcome {
 pub fn check(project: &Project, sources: &Sources, opts: &Options) -> Outcome {
     let cx = Cx::new(project, sources);
     let mut out = Outcome::default();
-    let project_off = disabled_by(&cx.root, "the project", &mut out.diags);
+    let project_off = disabled_by(cx.root, "the project", &mut out.diags);
     let service_off: Vec<(String, BTreeSet<Rule>)> = cx
         .services
         .iter()

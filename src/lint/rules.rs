@@ -15,6 +15,7 @@ macro_rules! rules {
     ($(
         $(#[doc = $doc:literal])+
         $variant:ident = $id:literal, $name:literal, $severity:ident, [$($tag:literal),*],
+        title: $title:literal,
         fix: $fix:literal,
         example: $example:literal;
     )+) => {
@@ -45,6 +46,13 @@ macro_rules! rules {
             pub fn severity(self) -> Severity {
                 match self {
                     $(Rule::$variant => Severity::$severity,)+
+                }
+            }
+
+            /// What the rule finds, in a few words (SARIF `shortDescription`).
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Rule::$variant => $title,)+
                 }
             }
 
@@ -82,66 +90,79 @@ macro_rules! rules {
 rules! {
     /// A container without `restart: unless-stopped` or `always` stays down after a reboot or a daemon restart (seed 000: seven services down for two hours); `on-failure` brings it back only if the shutdown made it exit non-zero.
     NoRestartPolicy = "no-restart-policy", "NoRestartPolicy", Error, ["reliability", "reboot"],
+    title: "No restart policy that brings the service back after a reboot",
     fix: "`restart: unless-stopped`; a one-shot job is exempt: let its dependants wait for it with `condition: service_completed_successfully`, or label it `dev.fedgen.lifecycle: one-shot`",
     example: "services:\n  api:\n    image: example/api:1.4.2\n";
 
     /// Without a healthcheck nothing tells a hung service from a working one, and nothing can wait until it is ready; an image's own HEALTHCHECK is invisible to a linter that works offline.
     NoHealthcheck = "no-healthcheck", "NoHealthcheck", Warning, ["reliability"],
+    title: "No healthcheck",
     fix: "`healthcheck: {test: [CMD, ...], interval: 10s, timeout: 5s, retries: 5}`; if the image declares its own HEALTHCHECK, say so with `healthcheck: {interval: 10s}` (timing only: the image's test is kept)",
     example: "services:\n  api:\n    image: example/api:1.4.2\n    restart: unless-stopped\n";
 
     /// `depends_on` without `condition: service_healthy` starts the dependant as soon as the dependency's container starts, not when it is ready: after a reboot the two race.
     DependsOnNotHealthy = "depends-on-not-healthy", "DependsOnNotHealthy", Warning, ["reliability", "reboot"],
+    title: "A dependency with a healthcheck is only waited for to start",
     fix: "`depends_on: {DEPENDENCY: {condition: service_healthy}}` for a dependency that has a healthcheck",
     example: "services:\n  db:\n    image: postgres:16.4\n    healthcheck:\n      test: [CMD, pg_isready]\n  api:\n    image: example/api:1.4.2\n    depends_on: [db]\n";
 
     /// Docker's default log driver, json-file, keeps every line forever unless `max-size` is set, until the disk is full (seed 004); the daemon's own defaults (daemon.json) are invisible from the file.
     NoLogRotation = "no-log-rotation", "NoLogRotation", Warning, ["reliability", "disk"],
+    title: "Logs that are never rotated",
     fix: "`logging: {driver: json-file, options: {max-size: 10m, max-file: \"3\"}}`, or `driver: local` (which rotates by itself)",
     example: "services:\n  api:\n    image: example/api:1.4.2\n    logging:\n      driver: json-file\n";
 
     /// Every service is on the one `default` network, so each reaches every other: one compromised service reaches the database (reported from three services up).
     DefaultNetworkOnly = "default-network-only", "DefaultNetworkOnly", Info, ["security", "networks"],
+    title: "Every service on the one default network",
     fix: "declare networks and put each service only on those of the services it talks to (`fedgen lint --spec` suggests a stack spec that derives them)",
     example: "services:\n  web:\n    image: nginx:1.27.0\n  api:\n    image: example/api:1.4.2\n  db:\n    image: postgres:16.4\n";
 
     /// A service that depends on another, or names it in a URL, but shares no network with it cannot resolve its name (seed 000: redis on one network, job-processor on another).
     UnreachableDependency = "unreachable-dependency", "UnreachableDependency", Error, ["reliability", "networks"],
+    title: "A dependency on no network the service is on",
     fix: "put both services on a network they share",
     example: "services:\n  cache:\n    image: redis:7.2.5\n    networks: [back]\n  worker:\n    image: example/worker:1.0.0\n    depends_on: [cache]\n    networks: [front]\nnetworks:\n  back: {}\n  front: {}\n";
 
     /// A secret in `environment` (or a password inside a URL there) is in the file and its history, in `docker inspect`, and in every child process's environment.
     PlainSecret = "plain-secret", "PlainSecret", Error, ["security", "secrets"],
+    title: "A secret in plain environment",
     fix: "declare it under top-level `secrets:` (`environment: VAR` or `file: ./path`), list it in the service's `secrets:` and point the app at /run/secrets/NAME (its `*_FILE` setting)",
     example: "services:\n  api:\n    image: example/api:1.4.2\n    environment:\n      JWT_SECRET: s3cr3t-value\n";
 
     /// /tmp and /dev/shm are emptied at boot and /var/tmp by age: a secret or bind mount from them is gone after a reboot, and Docker mounts an empty directory in its place (seed 000's JWT secret in /tmp).
     VolatileHostPath = "volatile-host-path", "VolatileHostPath", Error, ["reliability", "reboot", "secrets"],
-    fix: "keep the file in the project directory (`./secrets/jwt`) or a persistent path (/etc, /srv, /var/lib), or source the secret from `environment:`",
+    title: "A secret or bind mount from a path a reboot empties",
+    fix: "keep it in the project directory (`./secrets/jwt`, `./data`) or a persistent path (/srv, /var/lib, /etc); a secret can also come from `environment:` (top-level `secrets:`)",
     example: "services:\n  api:\n    image: example/api:1.4.2\n    volumes:\n      - /tmp/jwt_secret.txt:/run/secrets/jwt_secret:ro\n";
 
     /// A port published without a host address listens on every interface, and Docker's own iptables rules let it past the host's firewall (ufw, firewalld).
     PortOnAllInterfaces = "port-on-all-interfaces", "PortOnAllInterfaces", Warning, ["security", "networks"],
+    title: "A port published on every interface",
     fix: "publish on one address: `127.0.0.1:8080:80` (behind a reverse proxy) or the interface meant; for a public reverse proxy, disable the rule for that service",
     example: "services:\n  api:\n    image: example/api:1.4.2\n    ports:\n      - 8080:80\n";
 
     /// Without a memory limit one leaking service makes the kernel's OOM killer choose among every process on the host, the database and sshd included (seed 004).
     NoMemoryLimit = "no-memory-limit", "NoMemoryLimit", Warning, ["reliability", "resources"],
+    title: "No memory limit",
     fix: "`deploy: {resources: {limits: {memory: 512m}}}` (or the legacy `mem_limit: 512m`)",
     example: "services:\n  api:\n    image: example/api:1.4.2\n";
 
     /// `privileged: true` gives the container every capability and every device of the host: root on the host.
     Privileged = "privileged", "Privileged", Error, ["security"],
+    title: "A privileged container",
     fix: "remove it; add only the capabilities (`cap_add`) or devices (`devices`) the service needs",
     example: "services:\n  agent:\n    image: example/agent:2.1.0\n    privileged: true\n";
 
     /// A container that mounts the Docker socket controls the engine, which is root on the host.
     DockerSocket = "docker-socket", "DockerSocket", Error, ["security"],
+    title: "The Docker socket mounted in a container",
     fix: "remove the mount; a service that must watch containers can go through a socket proxy that allows only the read calls it needs",
     example: "services:\n  ui:\n    image: example/ui:3.0.1\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n";
 
     /// An image without a tag, or tagged `latest`, changes under its name: a container recreated after a pull or on a rebuilt host runs other code than the one tested.
     ImageLatest = "image-latest", "ImageLatest", Warning, ["reliability", "supply-chain"],
+    title: "An image without a version tag",
     fix: "pin a version (`nginx:1.27.0`) or a digest (`nginx@sha256:...`)",
     example: "services:\n  web:\n    image: nginx:latest\n";
 }
@@ -234,8 +255,8 @@ pub(crate) fn check(rule: Rule, cx: &Cx, out: &mut Vec<Finding>) {
                         let hc = s.node.get("healthcheck");
                         let at = hc
                             .and_then(|h| h.get("disable").or_else(|| h.get("test")))
-                            .or(hc)
                             .map(|n| n.span)
+                            .or_else(|| key_node(s.node, "healthcheck").map(|k| k.span))
                             .unwrap_or(s.key);
                         emit(at, Some(s.name), path, format!("the healthcheck of the long-running service `{}` is disabled", s.name), None)
                     }
@@ -279,7 +300,8 @@ pub(crate) fn check(rule: Rule, cx: &Cx, out: &mut Vec<Finding>) {
                         None,
                     ),
                     Some(l) if l.driver == "json-file" && !l.options.contains_key("max-size") => {
-                        let at = s.node.get("logging").map(|n| n.span).unwrap_or(s.key);
+                        // The key, in the service (the value may be an anchor's, elsewhere).
+                        let at = key_node(s.node, "logging").map(|k| k.span).unwrap_or(s.key);
                         emit(at, Some(s.name), path, format!("service `{}` logs with json-file without `max-size`: the log grows until the disk is full", s.name), None)
                     }
                     Some(_) => {}
@@ -610,18 +632,20 @@ enum SecretKind {
 fn secret_kind(cx: &Cx, e: &EnvEntry) -> Option<SecretKind> {
     let value = e.value.as_deref()?;
     let written = e.value_span.map(|s| cx.written(&s)).unwrap_or_default();
+    if secret_by_name(&e.key, if value.is_empty() { written } else { value }) {
+        return Some(SecretKind::ByName);
+    }
+    url_password(value).map(|_| SecretKind::InUrl)
+}
+
+/// A secret-looking name with a value that is a secret: not empty, not a boolean
+/// (`MYSQL_ALLOW_EMPTY_PASSWORD: "yes"`), not a path under /run/secrets.
+pub(crate) fn secret_by_name(key: &str, value: &str) -> bool {
     let boolean = matches!(
         value.to_ascii_lowercase().as_str(),
         "true" | "false" | "yes" | "no" | "on" | "off" | "0" | "1"
     );
-    if looks_secret(&e.key)
-        && !(value.is_empty() && written.is_empty())
-        && !boolean
-        && !value.starts_with("/run/secrets/")
-    {
-        return Some(SecretKind::ByName);
-    }
-    url_password(value).map(|_| SecretKind::InUrl)
+    looks_secret(key) && !value.is_empty() && !boolean && !value.starts_with("/run/secrets/")
 }
 
 /// The byte range of the password in a `scheme://user:password@host` URL inside `s`.
@@ -714,7 +738,13 @@ fn binds(cx: &Cx, service: &Node) -> Vec<Bind> {
                 out.push(Bind {
                     source: parts[0].to_string(),
                     target: parts[1].to_string(),
-                    span: item.span,
+                    // The source, at the start of the item as written.
+                    span: Span::new(
+                        item.span.source,
+                        item.span.line,
+                        item.span.column,
+                        parts[0].chars().count(),
+                    ),
                 });
             }
             Value::Map(_) => {
@@ -808,6 +838,7 @@ mod tests {
             assert_eq!(r.name(), pascal);
             assert_eq!(Rule::from_id(id), Some(*r));
             assert!(!r.rationale().is_empty() && !r.fix().is_empty() && !r.tags().is_empty());
+            assert!(!r.title().is_empty() && !r.title().ends_with('.'));
         }
     }
 

@@ -37,7 +37,7 @@ fn rule_descriptor(r: Rule) -> Value {
     json!({
         "id": r.id(),
         "name": r.name(),
-        "shortDescription": { "text": short(r.rationale()) },
+        "shortDescription": { "text": r.title() },
         "fullDescription": { "text": r.rationale() },
         "help": {
             "text": format!("{}\n\nFix: {}", r.rationale(), r.fix()),
@@ -51,15 +51,6 @@ fn rule_descriptor(r: Rule) -> Value {
         "defaultConfiguration": { "level": level(r.severity()) },
         "properties": { "tags": r.tags() },
     })
-}
-
-/// The first clause of the rationale (GitHub shows `shortDescription` in lists).
-fn short(text: &str) -> String {
-    let cut = text
-        .find([':', ';'])
-        .or_else(|| text.find(". "))
-        .unwrap_or(text.len());
-    text[..cut].trim_end_matches('.').to_string()
 }
 
 /// A file's URI: relative (to `%SRCROOT%`, the current directory) when the path is, otherwise a
@@ -180,11 +171,5 @@ mod tests {
             artifact(Path::new("/srv/é.yml")),
             json!({"uri": "file:///srv/%C3%A9.yml"})
         );
-    }
-
-    #[test]
-    fn short_descriptions_are_the_first_clause() {
-        assert_eq!(short("A thing happens: because. More"), "A thing happens");
-        assert_eq!(short("No punctuation"), "No punctuation");
     }
 }

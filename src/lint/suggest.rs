@@ -15,6 +15,7 @@ use super::rules::env_entries;
 use crate::compile::env::looks_secret;
 use crate::compose::Project;
 use crate::model::{Compose, Lifecycle, Mount, Service};
+use crate::yaml::Node;
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -123,7 +124,8 @@ impl Kind {
     }
 }
 
-fn kind_of(compose: &Compose, name: &str, s: &Service) -> Kind {
+/// `referenced`: the port other services reach it on by an `http(s)://` URL, if any.
+fn kind_of(compose: &Compose, name: &str, s: &Service, referenced: Option<u16>) -> Kind {
     if compose.lifecycle(name) == Lifecycle::OneShot {
         return Kind::Job;
     }
@@ -131,28 +133,85 @@ fn kind_of(compose: &Compose, name: &str, s: &Service) -> Kind {
         "postgres" | "postgis" => Kind::Postgres,
         "redis" | "valkey" => Kind::Redis,
         "nginx" => Kind::StaticWeb,
-        _ if !s.ports.is_empty() || !s.expose.is_empty() => Kind::Http,
+        _ if !s.ports.is_empty() || !s.expose.is_empty() || referenced.is_some() => Kind::Http,
         _ => Kind::Worker,
     }
 }
 
-/// The first container port a service listens on, as its file says.
-fn first_port(s: &Service) -> Option<u16> {
-    s.ports.first().map(|p| p.target).or_else(|| {
-        s.expose
-            .first()
-            .and_then(|e| e.split(['/', '-']).next())
-            .and_then(|p| p.parse().ok())
-    })
+/// The first container port a service listens on, as its file says (or as the URLs that name it
+/// say).
+fn first_port(s: &Service, referenced: Option<u16>) -> Option<u16> {
+    s.ports
+        .first()
+        .map(|p| p.target)
+        .or_else(|| {
+            s.expose
+                .first()
+                .and_then(|e| e.split(['/', '-']).next())
+                .and_then(|p| p.parse().ok())
+        })
+        .or(referenced)
+}
+
+/// The port each service is reached on by `http://NAME:PORT` or `https://NAME:PORT` URLs in the
+/// environment of the others.
+fn http_ports(project: &Project) -> BTreeMap<String, u16> {
+    let mut out = BTreeMap::new();
+    let services = project.tree.get("services").and_then(Node::entries);
+    for (_, node) in services.unwrap_or_default() {
+        for e in env_entries(node) {
+            let Some(v) = &e.value else { continue };
+            for scheme in ["http://", "https://"] {
+                let mut rest = v.as_str();
+                while let Some(i) = rest.find(scheme) {
+                    let after = &rest[i + scheme.len()..];
+                    let end = after
+                        .find(|c: char| matches!(c, '/' | '?' | '#' | ',') || c.is_whitespace())
+                        .unwrap_or(after.len());
+                    let hostport = after[..end].rsplit('@').next().unwrap_or_default();
+                    if let Some((h, p)) = hostport.split_once(':') {
+                        if let Ok(p) = p.parse::<u16>() {
+                            out.entry(h.to_string()).or_insert(p);
+                        }
+                    }
+                    rest = &after[end..];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A mapping key: plain when YAML reads it back as the same string, quoted otherwise.
+fn key(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        q(s)
+    }
 }
 
 /// The stack spec suggested for `project`; `source` names the file(s) it came from.
 pub fn spec(project: &Project, source: &str) -> String {
     let compose = &project.compose;
+    let referenced = http_ports(project);
     let kinds: IndexMap<&str, Kind> = compose
         .services
         .iter()
-        .map(|(n, s)| (n.as_str(), kind_of(compose, n, s)))
+        .map(|(n, s)| {
+            (
+                n.as_str(),
+                kind_of(compose, n, s, referenced.get(n).copied()),
+            )
+        })
         .collect();
     let mut secrets: BTreeMap<String, String> = BTreeMap::new(); // name -> `{ env: X }` or `{ file: p }`
     let mut secret_notes: BTreeMap<String, String> = BTreeMap::new();
@@ -210,7 +269,7 @@ pub fn spec(project: &Project, source: &str) -> String {
         let mut lines: Vec<String> = Vec::new();
         let mut notes: Vec<String> = Vec::new();
         let mut dropped: Vec<&str> = Vec::new();
-        let _ = writeln!(body, "  {}:", q(name));
+        let _ = writeln!(body, "  {}:", key(name));
         lines.push(format!("kind: {}", kind.name()));
         // Image.
         let built = node.is_some_and(|n| n.get("build").is_some());
@@ -231,7 +290,7 @@ pub fn spec(project: &Project, source: &str) -> String {
             });
         }
         // Port and published ports.
-        let port = first_port(s);
+        let port = first_port(s, referenced.get(name).copied());
         if matches!(kind, Kind::Http | Kind::StaticWeb) {
             if let Some(p) = port.filter(|p| Some(*p) != kind.default_port()) {
                 lines.push(format!("port: {p}"));
@@ -306,6 +365,7 @@ pub fn spec(project: &Project, source: &str) -> String {
         // its URLs carried.
         let mut own: Vec<String> = s.secrets.iter().map(|x| x.source.clone()).collect();
         let mut env_out: Vec<(String, String)> = Vec::new();
+        let mut not_secret: Vec<String> = Vec::new();
         for e in &env {
             let Some(v) = &e.value else { continue };
             let model_v = s
@@ -316,8 +376,7 @@ pub fn spec(project: &Project, source: &str) -> String {
             if kind == Kind::Postgres && POSTGRES_OWN_ENV.contains(&e.key.as_str()) {
                 continue;
             }
-            if looks_secret(&e.key) && !model_v.is_empty() && !model_v.starts_with("/run/secrets/")
-            {
+            if super::rules::secret_by_name(&e.key, &model_v) {
                 let n = secret_name(&e.key);
                 secrets
                     .entry(n.clone())
@@ -328,6 +387,10 @@ pub fn spec(project: &Project, source: &str) -> String {
                 ));
                 own.push(n);
                 continue;
+            }
+            if looks_secret(&e.key) && !model_v.is_empty() {
+                // A path to a secret, or a switch: not a secret, and `fedgen build` is told so.
+                not_secret.push(e.key.clone());
             }
             let mut value = model_v;
             if let Some(r) = super::rules::url_password(&value) {
@@ -437,8 +500,8 @@ pub fn spec(project: &Project, source: &str) -> String {
                     list(&["sh".into(), "-c".into(), t[1..].join(" ")])
                 )),
             (Kind::Worker, _) => {
-                lines.push("health_cmd: [\"true\"]".into());
-                notes.push("TODO: health_cmd: a command that exits 0 while the worker works (`true` checks nothing)".into());
+                lines.push("health_cmd: [\"sh\", \"-c\", \"exit 0\"]".into());
+                notes.push("TODO: health_cmd: a command that exits 0 while the worker works (`exit 0` checks nothing)".into());
             }
             (Kind::Http | Kind::StaticWeb, Some(t)) if t.is_empty() => {
                 lines.push("healthcheck: image".into())
@@ -486,10 +549,13 @@ pub fn spec(project: &Project, source: &str) -> String {
         if !s.cap_add.is_empty() {
             lines.push(format!("cap_add: {}", list(&s.cap_add)));
         }
+        if !not_secret.is_empty() {
+            lines.push(format!("not_secret: {}", list(&not_secret)));
+        }
         if !env_out.is_empty() {
             lines.push("env:".into());
             for (k, v) in &env_out {
-                lines.push(format!("  {}: {}", q(k), q_env(v)));
+                lines.push(format!("  {}: {}", key(k), q_env(v)));
             }
         }
         if s.privileged {
@@ -541,13 +607,13 @@ pub fn spec(project: &Project, source: &str) -> String {
             if let Some(note) = secret_notes.get(n) {
                 let _ = writeln!(out, "  # {note}");
             }
-            let _ = writeln!(out, "  {}: {src}", q(n));
+            let _ = writeln!(out, "  {}: {src}", key(n));
         }
     }
     if !volumes.is_empty() {
         out.push_str("\nvolumes:\n");
         for (n, v) in &volumes {
-            let _ = writeln!(out, "  {}: {v}", q(n));
+            let _ = writeln!(out, "  {}: {v}", key(n));
         }
     }
     out.push_str("\nservices:\n");
