@@ -486,4 +486,22 @@ mod tests {
         assert!(shown.text(0).contains("postgres://app:*********@db/app"));
         assert!(text.contains("JWT_SECRET: *************"), "{text}");
     }
+
+    #[test]
+    fn a_quoted_secret_with_escapes_is_hidden_to_its_closing_quote() {
+        let (out, sources) = lint_text(
+            "services:\n  api:\n    image: x/a:1.0.0\n    environment:\n      A_PASSWORD: \"ab\\\"cd\\\"ef\" # c\n      B_TOKEN: 'gh''ij'\n",
+        );
+        let shown = display_sources(&sources, &out.secrets, Path::new("/"));
+        assert!(
+            shown.text(0).contains("A_PASSWORD: \"**********\" # c"),
+            "{}",
+            shown.text(0)
+        );
+        assert!(
+            shown.text(0).contains("B_TOKEN: '******'"),
+            "{}",
+            shown.text(0)
+        );
+    }
 }

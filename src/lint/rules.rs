@@ -667,7 +667,9 @@ pub(crate) fn secret_spans(cx: &Cx) -> Vec<Span> {
     let mut spans = Vec::new();
     for s in &cx.services {
         for e in env_entries(s.node) {
-            let Some(at) = e.value_span else { continue };
+            let Some(at) = e.value_span.map(|v| written_extent(cx, v)) else {
+                continue;
+            };
             match secret_kind(cx, &e) {
                 Some(SecretKind::ByName) => spans.push(at),
                 Some(SecretKind::InUrl) => {
@@ -686,6 +688,35 @@ pub(crate) fn secret_spans(cx: &Cx) -> Vec<Span> {
         }
     }
     spans
+}
+
+/// A value's span as far as it was written: a quoted scalar's span has the length of its value,
+/// which escapes (`\"`, `''`) make shorter than the text; this one reaches the closing quote.
+fn written_extent(cx: &Cx, span: Span) -> Span {
+    let Some(line) = cx.sources.line_text(span.source, span.line) else {
+        return span;
+    };
+    let chars: Vec<char> = line.chars().collect();
+    let start = span.column - 1;
+    let quote = match start.checked_sub(1).and_then(|i| chars.get(i)) {
+        Some(q @ ('"' | '\'')) => *q,
+        _ => return span,
+    };
+    let mut i = start;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if quote == '"' => i += 2,
+            '\'' if quote == '\'' && chars.get(i + 1) == Some(&'\'') => i += 2,
+            c if c == quote => break,
+            _ => i += 1,
+        }
+    }
+    Span::new(
+        span.source,
+        span.line,
+        span.column,
+        i.min(chars.len()).saturating_sub(start).max(span.len),
+    )
 }
 
 /// The service names a value refers to: the hosts of its URLs, and the whole value (or its
