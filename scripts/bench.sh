@@ -33,7 +33,7 @@ if [ "$what" = lint ]; then
   fi
   corpus=${FEDGEN_SHARED:-../shared}/corpus/awesome-compose
   lint_runs=${LINT_RUNS:-30}
-  echo "| file | fedgen lint | dclint $("$FEDGEN_DCLINT" --version) | $("$FEDGEN_COMPOSE_LINT" --version) | dclint / fedgen | compose-lint / fedgen |"
+  echo "| file | fedgen lint | dclint $("$FEDGEN_DCLINT" --version) | $("$FEDGEN_COMPOSE_LINT" --version) | dclint / fedgen (wall) | compose-lint / fedgen (wall) |"
   echo "|---|---|---|---|---|---|"
   # The largest file of the corpus by size, and the one with the most lines.
   for file in $(ls -S "$corpus"/*/compose.y*ml | head -1) $(wc -l "$corpus"/*/compose.y*ml | sort -n | grep -v ' total$' | tail -1 | awk '{print $2}'); do
@@ -43,12 +43,14 @@ if [ "$what" = lint ]; then
       hyperfine -N -i --warmup 3 --runs "$lint_runs" --export-json "$work/lint.json" \
         -n fedgen "$fedgen lint $file" -n dclint "$FEDGEN_DCLINT $file" \
         -n compose-lint "$FEDGEN_COMPOSE_LINT check $file" >&2
-      read -r f d c < <(python3 -c 'import json, sys; print(" ".join("%.1f" % (r["median"] * 1000) for r in json.load(open(sys.argv[1]))["results"]))' "$work/lint.json")
+      # Wall-time medians, and the mean CPU time (user + system), steadier on a busy machine.
+      read -r f d c fc dc cc < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(" ".join(["%.1f" % (x["median"] * 1000) for x in r] + ["%.1f" % ((x["user"] + x["system"]) * 1000) for x in r]))' "$work/lint.json")
     else
       each() { for _ in $(seq 1 "$lint_runs"); do a=$(now); "$@" >/dev/null 2>&1 || true; b=$(now); awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; done | median; }
       f=$(each "$fedgen" lint "$file"); d=$(each "$FEDGEN_DCLINT" "$file"); c=$(each "$FEDGEN_COMPOSE_LINT" check "$file")
+      fc=-; dc=-; cc=-
     fi
-    printf '| %s | %s ms | %s ms | %s ms | %s | %s |\n' "$name" "$f" "$d" "$c" \
+    printf '| %s | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s | %s |\n' "$name" "$f" "$fc" "$d" "$dc" "$c" "$cc" \
       "$(awk -v a="$d" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')" "$(awk -v a="$c" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')"
   done
   exit 0
