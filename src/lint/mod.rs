@@ -279,8 +279,11 @@ pub fn rank(s: Severity) -> u8 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
+    /// Only errors fail the run.
     Error,
+    /// Errors and warnings fail the run (the default).
     Warning,
+    /// Every finding fails the run.
     Info,
     /// Report, never fail (exit 0 unless the input is invalid).
     Never,
