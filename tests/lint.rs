@@ -243,7 +243,10 @@ fn sarif_output_is_valid_sarif_2_1_0() {
 #[test]
 fn fedgens_compiled_stacks_have_no_finding() {
     let tmp = tempfile::tempdir().unwrap();
-    let secrets = root().join("target/lint-test-secrets");
+    // Generated secrets kept where a reboot keeps them (not /tmp), removed after the test.
+    std::fs::create_dir_all(root().join("target")).unwrap();
+    let kept = tempfile::tempdir_in(root().join("target")).unwrap();
+    let secrets = kept.path().to_path_buf();
     for stack in bundled_stacks() {
         let out_file = tmp.path().join(format!("{stack}.yml"));
         let o = fedgen()
