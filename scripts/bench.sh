@@ -3,6 +3,8 @@
 # job. Prints one Markdown table (medians) to stdout; progress goes to stderr.
 #   bash scripts/bench.sh            # everything (prepares the engine like the tests do)
 #   bash scripts/bench.sh compile    # compile only (no engine needed)
+#   bash scripts/bench.sh lint       # fedgen lint against dclint and compose-lint (the oracles
+#                                    # of scripts/prepare-test-env.sh), with hyperfine if present
 # Engine benchmarks use their own project names (fedgen-bench-*) and remove them afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +12,9 @@ what=${1:-all}
 runs=${RUNS:-3}
 
 cargo build -q --release --bin fedgen --example gen_stack
-fedgen=$PWD/target/release/fedgen
-gen=$PWD/target/release/examples/gen_stack
+target=${CARGO_TARGET_DIR:-$PWD/target}
+fedgen=$target/release/fedgen
+gen=$target/release/examples/gen_stack
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -20,6 +23,38 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (b-a)*1000}'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 log() { printf '[bench] %s\n' "$*" >&2; }
+
+if [ "$what" = lint ]; then
+  # The oracles' paths (FEDGEN_DCLINT, FEDGEN_COMPOSE_LINT), as the tests get them.
+  if [ -z "${FEDGEN_DCLINT:-}" ]; then
+    [ -f target/test-env.sh ] || bash scripts/prepare-test-env.sh >&2
+    # shellcheck disable=SC1091
+    . target/test-env.sh
+  fi
+  corpus=${FEDGEN_SHARED:-../shared}/corpus/awesome-compose
+  lint_runs=${LINT_RUNS:-30}
+  echo "| file | fedgen lint | dclint $("$FEDGEN_DCLINT" --version) | $("$FEDGEN_COMPOSE_LINT" --version) | dclint / fedgen (wall) | compose-lint / fedgen (wall) |"
+  echo "|---|---|---|---|---|---|"
+  # The largest file of the corpus by size, and the one with the most lines.
+  for file in $(ls -S "$corpus"/*/compose.y*ml | head -1) $(wc -l "$corpus"/*/compose.y*ml | sort -n | grep -v ' total$' | tail -1 | awk '{print $2}'); do
+    name="$(basename "$(dirname "$file")")/$(basename "$file") ($(wc -c <"$file") bytes, $(wc -l <"$file") lines)"
+    log "lint: $name, $lint_runs runs each"
+    if command -v hyperfine >/dev/null 2>&1; then
+      hyperfine -N -i --warmup 3 --runs "$lint_runs" --export-json "$work/lint.json" \
+        -n fedgen "$fedgen lint $file" -n dclint "$FEDGEN_DCLINT $file" \
+        -n compose-lint "$FEDGEN_COMPOSE_LINT check $file" >&2
+      # Wall-time medians, and the mean CPU time (user + system), steadier on a busy machine.
+      read -r f d c fc dc cc < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(" ".join(["%.1f" % (x["median"] * 1000) for x in r] + ["%.1f" % ((x["user"] + x["system"]) * 1000) for x in r]))' "$work/lint.json")
+    else
+      each() { for _ in $(seq 1 "$lint_runs"); do a=$(now); "$@" >/dev/null 2>&1 || true; b=$(now); awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; done | median; }
+      f=$(each "$fedgen" lint "$file"); d=$(each "$FEDGEN_DCLINT" "$file"); c=$(each "$FEDGEN_COMPOSE_LINT" check "$file")
+      fc=-; dc=-; cc=-
+    fi
+    printf '| %s | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s | %s |\n' "$name" "$f" "$fc" "$d" "$dc" "$c" "$cc" \
+      "$(awk -v a="$d" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')" "$(awk -v a="$c" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')"
+  done
+  exit 0
+fi
 
 echo "| measurement | fedgen | Docker Compose 2.26 | ratio | notes |"
 echo "|---|---|---|---|---|"

@@ -1,9 +1,10 @@
 //! Exit codes: the contract CI scripts rely on, in one place (README, docs/apply.md).
 
-/// Success; with `build --check`, `diff` or `apply --dry-run`: nothing to change.
+/// Success; with `build --check`, `diff` or `apply --dry-run`: nothing to change; with `lint`:
+/// no finding at or above `--fail-on`.
 pub const OK: i32 = 0;
 /// Invalid input (spec, compose file, `.env`, templates), an I/O error, or an unreachable
-/// engine: nothing was changed or written.
+/// engine: nothing was changed or written. `lint`: also a finding at or above `--fail-on`.
 pub const INVALID: i32 = 1;
 /// Changes pending (`build --check`, `diff`, `apply --dry-run`), as terraform's
 /// `-detailed-exitcode`.

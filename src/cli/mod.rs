@@ -6,13 +6,15 @@
 //! - [`diff`]: `fedgen diff`, the plan against the host;
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
 //! - [`import`]: `fedgen import`, running containers described as a stack spec;
-//! - [`kinds`]: `fedgen kinds`, the kinds reference.
+//! - [`kinds`]: `fedgen kinds`, the kinds reference;
+//! - [`lint`]: `fedgen lint`, the rules over any Compose file.
 
 mod apply;
 mod build;
 mod diff;
 mod import;
 mod kinds;
+mod lint;
 mod progress;
 mod project;
 
@@ -48,6 +50,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
+    /// Check Compose files for what a reboot breaks and what gives too much away.
+    Lint(lint::LintArgs),
 }
 
 pub fn main() -> i32 {
@@ -69,6 +73,7 @@ pub fn main() -> i32 {
         Command::Apply(args) => apply::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
+        Command::Lint(args) => lint::run(&args),
     }
 }
 

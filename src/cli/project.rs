@@ -50,6 +50,7 @@ impl ProjectArgs {
             profiles: self.profiles.clone(),
             environ: std::env::vars().collect(),
             cwd,
+            lenient: false,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct Options {
     pub environ: BTreeMap<String, String>,
     /// Where relative `-f` paths are read from.
     pub cwd: PathBuf,
+    /// Read keys that fedgen cannot apply (`build`, `gpus`, ...) as warnings and leave them out,
+    /// instead of refusing the file: for commands that only read it (`fedgen lint`).
+    pub lenient: bool,
 }
 
 impl Options {
@@ -154,6 +157,7 @@ pub fn load(opts: &Options, sources: &mut Sources, diags: &mut Diagnostics) -> O
         diags,
         env: &env,
         dir: &dir,
+        lenient: opts.lenient,
     };
     let compose = read::compose(&mut reader, name, &tree);
     if diags.error_count() > before {

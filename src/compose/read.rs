@@ -126,6 +126,8 @@ pub struct Reader<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The project directory: relative paths resolve against it.
     pub dir: &'a Path,
+    /// Keys fedgen cannot apply are warnings, not errors (see [`super::Options::lenient`]).
+    pub lenient: bool,
 }
 
 impl Reader<'_> {
@@ -133,7 +135,10 @@ impl Reader<'_> {
         Diagnostic::error(code, msg).at(at)
     }
 
-    fn push(&mut self, d: Diagnostic) {
+    fn push(&mut self, mut d: Diagnostic) {
+        if self.lenient && d.code == Code::UnsupportedKey {
+            d.severity = crate::diag::Severity::Warning;
+        }
         self.diags.push(d);
     }
 

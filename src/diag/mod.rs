@@ -10,7 +10,7 @@ mod code;
 mod render;
 
 pub use code::Code;
-pub use render::{render, render_human, to_json};
+pub use render::{render, render_human, render_messages, to_json, Message};
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,8 @@ impl<T> std::ops::Deref for Spanned<T> {
 pub enum Severity {
     Error,
     Warning,
+    /// Advice (`fedgen lint`'s lowest level; no diagnostic of a stage has it).
+    Info,
 }
 
 /// One problem, with where it is and what to do about it.
@@ -181,28 +183,31 @@ impl Sources {
         self.redacted.borrow_mut().push(span);
     }
 
-    /// A file's text as diagnostics show it: every redacted span masked, byte for byte, so the
-    /// byte ranges of [`Sources::byte_range`] still hold.
+    /// A file's text as diagnostics show it: every character of a redacted span replaced by `*`,
+    /// so every line and column stays where it was.
     pub fn shown(&self, source: usize) -> std::borrow::Cow<'_, str> {
         let text = self.text(source);
-        let spans: Vec<std::ops::Range<usize>> = self
+        let ranges: Vec<std::ops::Range<usize>> = self
             .redacted
             .borrow()
             .iter()
             .filter(|s| s.source == source)
             .filter_map(|s| self.byte_range(s))
             .collect();
-        if spans.is_empty() {
+        if ranges.is_empty() {
             return std::borrow::Cow::Borrowed(text);
         }
-        let mut bytes = text.as_bytes().to_vec();
-        for r in spans {
-            for b in &mut bytes[r] {
-                *b = b'*';
-            }
-        }
-        // Masking whole bytes of a multi-byte character leaves only ASCII where it was.
-        std::borrow::Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
+        let masked = text
+            .char_indices()
+            .map(|(i, c)| {
+                if ranges.iter().any(|r| r.contains(&i)) {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        std::borrow::Cow::Owned(masked)
     }
 
     /// The text of a 1-based line, without its line break.
@@ -215,6 +220,25 @@ impl Sources {
             .map(|e| e - 1)
             .unwrap_or(f.text.len());
         Some(f.text[start..end].trim_end_matches('\r'))
+    }
+
+    /// The byte range of a span in `text` (a file as [`Sources::shown`] shows it).
+    pub fn range_in(text: &str, span: &Span) -> Option<std::ops::Range<usize>> {
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(span.line.checked_sub(1)?)
+            .map(str::len)
+            .sum();
+        let line = text[start..].split('\n').next()?.trim_end_matches('\r');
+        let col = |chars: usize| {
+            line.char_indices()
+                .nth(chars)
+                .map(|(b, _)| b)
+                .unwrap_or(line.len())
+        };
+        let from = col(span.column.saturating_sub(1));
+        let to = col(span.column.saturating_sub(1) + span.len).max(from);
+        Some(start + from..start + to)
     }
 
     /// The byte range of a span in its file (clamped to its line).
@@ -295,5 +319,21 @@ mod tests {
         assert_eq!(&sources.text(id)[r], "value");
         let r = sources.byte_range(&Span::new(id, 1, 4, 1)).unwrap();
         assert_eq!(&sources.text(id)[r], "é");
+    }
+
+    #[test]
+    fn a_redacted_span_keeps_every_column() {
+        let mut sources = Sources::default();
+        let id = sources.add("s.yml", "a: é-secret # c\nkey: value\n");
+        sources.redact(Span::new(id, 1, 4, 8));
+        let shown = sources.shown(id);
+        assert_eq!(shown, "a: ******** # c\nkey: value\n");
+        let r = Sources::range_in(&shown, &Span::new(id, 2, 6, 5)).unwrap();
+        assert_eq!(&shown[r], "value");
+        assert_eq!(
+            sources.text(id),
+            "a: é-secret # c\nkey: value\n",
+            "the text itself is kept"
+        );
     }
 }
