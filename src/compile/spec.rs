@@ -1392,6 +1392,16 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_scalar_in_a_kind_setting_stays_a_string() {
+        let (spec, d) = parse_str(
+            "name: s\nservices:\n  w:\n    kind: worker\n    image: x:1\n    health_cmd: [\"true\", 'false', \"8\", true, 8]\n",
+        );
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        let (_, cmd) = &spec.unwrap().services["w"].params["health_cmd"];
+        assert_eq!(*cmd, serde_json::json!(["true", "false", "8", true, 8]));
+    }
+
+    #[test]
     fn unknown_top_level_key_is_located_with_a_hint() {
         let (_, d) = parse_str("name: s\nservises: {}\n");
         let unknown = d.items.iter().find(|d| d.code == Code::UnknownKey).unwrap();
