@@ -5,7 +5,7 @@ use super::progress;
 use super::Format;
 use crate::deploy::apply::{self as ap, Options, Outcome, Report, Status};
 use crate::deploy::desired::Desired;
-use crate::deploy::engine;
+use crate::deploy::engine::Engine;
 use crate::deploy::lock::{LockError, ProjectLock};
 use crate::deploy::preflight;
 use crate::deploy::report;
@@ -57,6 +57,8 @@ pub struct ApplyArgs {
     /// plan is checked at the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &ApplyArgs) -> i32 {
@@ -85,13 +87,20 @@ pub fn run(args: &ApplyArgs) -> i32 {
     }
     let json = args.output == Format::Json;
     let rt = super::runtime();
+    let engine = match rt.block_on(Engine::connect(&args.engine.selection())) {
+        Ok(e) => e,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
     // One apply per project and engine at a time; a killed holder's lock is released by the kernel.
     let _lock = if args.dry_run {
         None
     } else {
         let project = &desired.compose.name;
         match ProjectLock::acquire(
-            &engine::configured_host(),
+            engine.host(),
             project,
             std::time::Instant::now() + args.timeout,
             |holder| {
@@ -118,7 +127,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
         Some(s) => s.refresh,
         None => args.refresh.unwrap_or(Refresh::Fast),
     };
-    let (engine, mut the_plan) = match rt.block_on(session::connect_and_plan(&desired, refresh)) {
+    let mut the_plan = match rt.block_on(session::plan_with(&engine, &desired, refresh)) {
         Ok(r) => r,
         Err(e) => {
             super::engine_error(&e, &desired);

@@ -25,6 +25,8 @@ pub struct DiffArgs {
     /// restart policy, limits; and changed aliases); fast reads the container list only.
     #[arg(long, value_enum, default_value = "full")]
     pub refresh: Refresh,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &DiffArgs) -> i32 {
@@ -38,14 +40,17 @@ pub fn run(args: &DiffArgs) -> i32 {
     if let Some(w) = &desired.warnings {
         eprint!("{w}");
     }
-    let (engine, plan) =
-        match super::runtime().block_on(session::connect_and_plan(&desired, args.refresh)) {
-            Ok(r) => r,
-            Err(e) => {
-                super::engine_error(&e, &desired);
-                return exit::INVALID;
-            }
-        };
+    let (engine, plan) = match super::runtime().block_on(session::connect_and_plan(
+        &args.engine.selection(),
+        &desired,
+        args.refresh,
+    )) {
+        Ok(r) => r,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
     let doc = PlanDocument {
         plan: &plan,
         engine: engine.host(),

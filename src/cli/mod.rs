@@ -94,6 +94,34 @@ fn engine_error(e: &crate::deploy::engine::EngineError, desired: &crate::deploy:
     }
 }
 
+/// Which engine, as the docker CLI's global options say it (resolved by
+/// [`crate::deploy::endpoint`]: these, then DOCKER_HOST, DOCKER_CONTEXT, the current context).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// The engine, as `docker -H`: unix:///path, tcp://host:port (TLS with DOCKER_TLS_VERIFY and
+    /// DOCKER_CERT_PATH), ssh://[user@]host[:port] (the system's ssh client). Default:
+    /// DOCKER_HOST, else the context, else unix:///var/run/docker.sock.
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "URL",
+        conflicts_with = "context"
+    )]
+    pub host: Option<String>,
+    /// A Docker context (`docker context ls`), as `docker --context`; overrides DOCKER_HOST.
+    #[arg(short = 'c', long = "context", value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl EngineArgs {
+    pub fn selection(&self) -> crate::deploy::endpoint::Selection {
+        crate::deploy::endpoint::Selection {
+            host: self.host.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<crate::units::Duration>()
         .map(crate::units::Duration::to_std)

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod endpoint;
 pub mod engine;
 pub mod field;
 pub mod lock;
@@ -18,3 +19,4 @@ pub mod preflight;
 pub mod report;
 pub mod session;
 pub mod state;
+pub mod transport;

@@ -7,6 +7,7 @@
 //! the file and the host are as they were ([`SavedPlan::stale`]).
 
 use crate::deploy::desired::Desired;
+use crate::deploy::endpoint::Selection;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::plan::{self, Plan, PLAN_VERSION};
 use crate::deploy::preflight;
@@ -17,10 +18,11 @@ use std::path::{Path, PathBuf};
 /// Connects to the engine, reads the project's state at `refresh` depth and plans against the
 /// file.
 pub async fn connect_and_plan(
+    selection: &Selection,
     desired: &Desired,
     refresh: Refresh,
 ) -> Result<(Engine, Plan), EngineError> {
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(selection).await?;
     let plan = plan_with(&engine, desired, refresh).await?;
     Ok((engine, plan))
 }
