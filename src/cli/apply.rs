@@ -176,7 +176,12 @@ pub fn run(args: &ApplyArgs) -> i32 {
         } else {
             print!(
                 "{}",
-                report::text(&the_plan, &desired, engine.host(), report::Style::detect())
+                report::text(
+                    &the_plan,
+                    &desired,
+                    engine.describe(),
+                    report::Style::detect()
+                )
             );
         }
         return if the_plan.in_sync {
@@ -192,7 +197,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
         };
         eprintln!(
             "{}",
-            report::text(&the_plan, &desired, engine.host(), style)
+            report::text(&the_plan, &desired, engine.describe(), style)
         );
     }
     let shown = progress::for_output(json);

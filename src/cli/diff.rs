@@ -69,7 +69,7 @@ pub fn run(args: &DiffArgs) -> i32 {
         Format::Json => println!("{}", doc.to_json(&desired)),
         Format::Text => print!(
             "{}",
-            report::text(&plan, &desired, engine.host(), report::Style::detect())
+            report::text(&plan, &desired, engine.describe(), report::Style::detect())
         ),
     }
     if plan.in_sync {

@@ -56,6 +56,8 @@ impl EngineError {
 pub struct Engine {
     docker: Docker,
     host: String,
+    /// The address and where it came from (`ssh://vm (DOCKER_HOST)`).
+    described: String,
     calls: Arc<AtomicUsize>,
     mutations: Arc<AtomicUsize>,
     /// Keeps an ssh ControlMaster alive as long as a clone of the engine is.
@@ -98,14 +100,21 @@ impl Engine {
         Ok(Engine {
             docker,
             host: endpoint.host.clone(),
+            described,
             calls: Arc::new(AtomicUsize::new(2)),
             mutations: Arc::new(AtomicUsize::new(0)),
             _ssh: t.ssh,
         })
     }
 
+    /// The engine's address (`unix:///var/run/docker.sock`, `ssh://deploy@vm`, ...).
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The address and where it came from, for people: `tcp://vm:2376 (DOCKER_HOST, TLS)`.
+    pub fn describe(&self) -> &str {
+        &self.described
     }
 
     /// API calls made so far through this engine (including version negotiation and ping).

@@ -7,10 +7,14 @@
 //!   one.
 //! - **ssh** (`ssh://`): the system's `ssh` client, so the user's keys, agent, `~/.ssh/config` and
 //!   `known_hosts` apply. One ControlMaster per engine is started first (its failure, an unknown
-//!   host key or a refused key, is reported before any API call); every HTTP connection is then
-//!   `ssh ... -- HOST docker system dial-stdio` over that master, the docker CLI's own bridge,
-//!   which takes milliseconds instead of a handshake. ssh runs in a session of its own (it cannot
-//!   prompt: use an agent or an unencrypted key) and is killed with fedgen.
+//!   host key or a refused key, is reported before any API call), forwarding the remote engine's
+//!   socket (the URL's path, else `/var/run/docker.sock`) to a local socket: when a ping answers
+//!   through it, every HTTP connection is a channel of that master (a millisecond, no remote
+//!   process). When it does not (another socket configured remotely, forwarding refused by the
+//!   server, no permission), every HTTP connection is `ssh ... -- HOST docker system dial-stdio`
+//!   over the master, the docker CLI's own bridge, which honors the remote's `DOCKER_HOST` and
+//!   context and says why it fails. ssh runs in a session of its own (it cannot prompt: use an
+//!   agent or an unencrypted key) and is killed with fedgen.
 //!
 //! Takes: an [`Endpoint`]. Gives: a bollard [`Docker`] client, and for ssh a handle on what ssh
 //! printed, so [`super::engine`] can name the failure.
@@ -255,6 +259,11 @@ pub struct SshShared {
     pub target: SshTarget,
     dir: PathBuf,
     control: PathBuf,
+    /// The local end of the master's forwarding of the remote engine's socket.
+    forward: PathBuf,
+    /// Connections go through `forward` (it answered a ping when the master came up); else each
+    /// is a `docker system dial-stdio`.
+    forwarded: std::sync::atomic::AtomicBool,
     master: Mutex<Option<std::process::Child>>,
     /// The last lines ssh (master or a dial) wrote to stderr.
     stderr: Mutex<String>,
@@ -313,6 +322,11 @@ impl SshShared {
             .create(&dir)
             .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
         let control = dir.join("c");
+        let forward = dir.join("d");
+        let remote_socket = target
+            .socket
+            .clone()
+            .unwrap_or_else(|| "/var/run/docker.sock".into());
         let mut cmd = ssh_command();
         cmd.arg("-o")
             .arg("ControlMaster=yes")
@@ -320,6 +334,14 @@ impl SshShared {
             .arg(format!("ControlPath={}", control.display()))
             .arg("-o")
             .arg("ControlPersist=no")
+            .args([
+                "-o",
+                "ExitOnForwardFailure=no",
+                "-o",
+                "StreamLocalBindUnlink=yes",
+            ])
+            .arg("-L")
+            .arg(format!("{}:{remote_socket}", forward.display()))
             .arg("-N")
             .args(target.login_args())
             .args(["-o", SSH_CONNECT_TIMEOUT, "-T", "--", &target.host])
@@ -339,6 +361,8 @@ impl SshShared {
             target,
             dir,
             control: control.clone(),
+            forward,
+            forwarded: std::sync::atomic::AtomicBool::new(false),
             master: Mutex::new(Some(child)),
             stderr: Mutex::new(String::new()),
         });
@@ -364,6 +388,10 @@ impl SshShared {
         let deadline = std::time::Instant::now() + Duration::from_secs(35);
         loop {
             if control.exists() {
+                let ok = probe(&shared.forward).await;
+                shared
+                    .forwarded
+                    .store(ok, std::sync::atomic::Ordering::SeqCst);
                 return Ok(shared);
             }
             let exited = shared
@@ -404,6 +432,35 @@ impl SshShared {
     pub fn problem(&self) -> Option<String> {
         ssh_problem(&self.stderr(), &self.target)
     }
+}
+
+/// Whether an engine answers a ping through the forwarded socket (the remote socket exists, the
+/// user may open it, and the server allows stream-local forwarding).
+async fn probe(forward: &Path) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let attempt = async {
+        // The master binds the local end right after it authenticates; give it a moment.
+        let mut stream = None;
+        for _ in 0..50 {
+            if let Ok(s) = tokio::net::UnixStream::connect(forward).await {
+                stream = Some(s);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut s = stream?;
+        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .await
+            .ok()?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1."))
+    };
+    tokio::time::timeout(Duration::from_secs(10), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 fn last_line(s: &str) -> Option<&str> {
@@ -472,6 +529,10 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
         let shared = self.shared.clone();
         Box::pin(async move {
+            if shared.forwarded.load(std::sync::atomic::Ordering::SeqCst) {
+                let s = tokio::net::UnixStream::connect(&shared.forward).await?;
+                return Ok(TokioIo::new(SshStream::Forwarded(s)));
+            }
             let t = &shared.target;
             let mut std_cmd = ssh_command();
             std_cmd
@@ -508,8 +569,8 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
                     }
                 });
             }
-            Ok(TokioIo::new(SshStream {
-                _child: child,
+            Ok(TokioIo::new(SshStream::Dial {
+                _child: Box::new(child),
                 stdin,
                 stdout,
             }))
@@ -517,11 +578,15 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
     }
 }
 
-/// One `docker system dial-stdio` over ssh: its stdout read, its stdin written.
-struct SshStream {
-    _child: tokio::process::Child,
-    stdin: Option<tokio::process::ChildStdin>,
-    stdout: tokio::process::ChildStdout,
+/// One connection to the remote engine: a channel of the master to its socket, or one
+/// `docker system dial-stdio` (its stdout read, its stdin written).
+enum SshStream {
+    Forwarded(tokio::net::UnixStream),
+    Dial {
+        _child: Box<tokio::process::Child>,
+        stdin: Option<tokio::process::ChildStdin>,
+        stdout: tokio::process::ChildStdout,
+    },
 }
 
 impl Connection for SshStream {
@@ -532,43 +597,53 @@ impl Connection for SshStream {
 
 impl AsyncRead for SshStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
+        match self.get_mut() {
+            SshStream::Forwarded(s) => Pin::new(s).poll_read(cx, buf),
+            SshStream::Dial { stdout, .. } => Pin::new(stdout).poll_read(cx, buf),
+        }
     }
 }
 
 impl AsyncWrite for SshStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.stdin.as_mut() {
-            Some(s) => Pin::new(s).poll_write(cx, buf),
-            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stdin.as_mut() {
-            Some(s) => Pin::new(s).poll_flush(cx),
-            None => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stdin.as_mut() {
-            Some(s) => {
-                let r = Pin::new(s).poll_shutdown(cx);
-                if r.is_ready() {
-                    self.stdin = None;
-                }
-                r
+        match self.get_mut() {
+            SshStream::Forwarded(s) => Pin::new(s).poll_write(cx, buf),
+            SshStream::Dial { stdin: Some(s), .. } => Pin::new(s).poll_write(cx, buf),
+            SshStream::Dial { stdin: None, .. } => {
+                Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
             }
-            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SshStream::Forwarded(s) => Pin::new(s).poll_flush(cx),
+            SshStream::Dial { stdin: Some(s), .. } => Pin::new(s).poll_flush(cx),
+            SshStream::Dial { stdin: None, .. } => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SshStream::Forwarded(s) => Pin::new(s).poll_shutdown(cx),
+            SshStream::Dial { stdin, .. } => match stdin.as_mut() {
+                Some(s) => {
+                    let r = Pin::new(s).poll_shutdown(cx);
+                    if r.is_ready() {
+                        *stdin = None;
+                    }
+                    r
+                }
+                None => Poll::Ready(Ok(())),
+            },
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod remote;
 pub mod seed;
 
 use std::path::{Path, PathBuf};
@@ -214,12 +215,12 @@ impl StandIn {
             .arg(&self.file)
             .args(["--env", "tests/stacks/standin.env"])
             .args(extra)
-            .envs(env.iter().copied())
             .env(
                 "DOCKER_HOST",
                 std::env::var("DOCKER_HOST")
                     .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             )
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
@@ -243,6 +244,11 @@ impl StandIn {
 
     /// `fedgen diff` of this stack, with extra arguments.
     pub fn diff(&self, extra: &[&str]) -> Output {
+        self.diff_with(extra, &[])
+    }
+
+    /// `fedgen diff` of this stack, with extra arguments and environment (over DOCKER_HOST).
+    pub fn diff_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
         fedgen()
             .args(["diff", "-f"])
             .arg(&self.file)
@@ -253,6 +259,7 @@ impl StandIn {
                 std::env::var("DOCKER_HOST")
                     .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             )
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
