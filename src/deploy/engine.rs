@@ -176,6 +176,22 @@ impl Engine {
         f(&self.docker).map(move |r| r.map_err(|e| api_error(op, &object, e)))
     }
 
+    /// A streaming call that only reads (an archive download): one counted call.
+    pub fn stream_read<'a, T, S>(
+        &'a self,
+        op: &'static str,
+        object: &str,
+        f: impl FnOnce(&'a Docker) -> S,
+    ) -> impl futures_util::Stream<Item = Result<T, EngineError>> + 'a
+    where
+        S: futures_util::Stream<Item = Result<T, bollard::errors::Error>> + 'a,
+    {
+        use futures_util::StreamExt;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let object = object.to_string();
+        f(&self.docker).map(move |r| r.map_err(|e| api_error(op, &object, e)))
+    }
+
     /// The engine's event stream (one counted call, however long it runs).
     pub fn events(
         &self,

@@ -157,6 +157,9 @@ pub struct Plan {
     /// The images on the host (for the pre-flight).
     #[serde(skip)]
     pub images: crate::deploy::state::Images,
+    /// The project's lock was on the engine when the host was read.
+    #[serde(skip)]
+    pub locked: bool,
 }
 
 impl Plan {
@@ -408,6 +411,7 @@ pub fn plan(
         fingerprint: observed.fingerprint(),
         images: observed.images.clone(),
         preflight: Vec::new(),
+        locked: observed.locked,
     };
     plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
         && plan.networks_create.is_empty()

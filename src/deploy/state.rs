@@ -204,6 +204,9 @@ pub struct Observed {
     /// The images on the host, by name.
     #[serde(skip)]
     pub images: Images,
+    /// The project's lock is on the engine (another apply is running, or died holding it).
+    #[serde(skip)]
+    pub locked: bool,
 }
 
 impl Observed {
@@ -278,6 +281,7 @@ pub async fn observe(
             ours.insert(name.clone(), svc);
         }
     }
+    observed.locked = crate::deploy::lock::listed(&all, project);
     let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();

@@ -273,6 +273,8 @@ impl Drop for StandIn {
         for id in text(&ps.stdout).lines() {
             let _ = docker(&["rm", "-f", id]);
         }
+        // The project's lock on the engine, if an apply died holding it.
+        let _ = docker(&["rm", "-f", &format!("fedgen-lock.{}", self.project)]);
         let _ = docker(&[
             "network",
             "prune",
