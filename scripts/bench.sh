@@ -64,9 +64,9 @@ if [ "$what" = all ] || [ "$what" = compile ]; then
   for n in 10 100 1000 5000; do
     log "compile $n services"
     "$gen" "$n" >"$work/s$n.yml"
-    "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null
-    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
-    rss=$( { /usr/bin/time -f '%M' "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>&1 >/dev/null; } | tail -1)
+    "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>/dev/null
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    rss=$( { /usr/bin/time -f '%M' "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>&1 >/dev/null; } | tail -1)
     ctimes=-; ratio=-
     if docker compose version >/dev/null 2>&1; then
       ctimes=$(for _ in 1 2 3; do a=$(now); docker compose -f "$work/c$n.yml" config -q; b=$(now); ms "$a" "$b"; echo; done | median)
@@ -76,7 +76,7 @@ if [ "$what" = all ] || [ "$what" = compile ]; then
     row "build, $n services (wall, process start included)" "${times} ms, peak RSS $((rss / 1024)) MiB" "$ctimes" "$ratio" "$(wc -l <"$work/c$n.yml") lines out"
   done
   for s in federated-imputation document-platform; do
-    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "stacks/$s.yml" --env env.example -o "$work/$s.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "stacks/$s.yml" --env env.example -o "$work/$s.yml" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
     row "build, bundled $s" "${times} ms" "-" "-" ""
   done
 fi

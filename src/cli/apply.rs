@@ -120,7 +120,12 @@ pub fn run(args: &ApplyArgs) -> i32 {
         } else {
             print!(
                 "{}",
-                report::text(&the_plan, &desired, engine.describe(), report::Style::detect())
+                report::text(
+                    &the_plan,
+                    &desired,
+                    engine.describe(),
+                    report::Style::detect()
+                )
             );
         }
         return if the_plan.in_sync {
@@ -283,6 +288,13 @@ fn summary(r: &Report) -> String {
                 r.api_calls,
                 r.mutating_calls
             );
+            if !r.secrets_generated.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  generated on the engine (kept there for every later apply): {}",
+                    r.secrets_generated.join(", ")
+                );
+            }
         }
         status => {
             let _ = writeln!(

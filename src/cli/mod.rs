@@ -7,7 +7,8 @@
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
 //! - [`import`]: `fedgen import`, running containers described as a stack spec;
 //! - [`kinds`]: `fedgen kinds`, the kinds reference;
-//! - [`lint`]: `fedgen lint`, the rules over any Compose file.
+//! - [`lint`]: `fedgen lint`, the rules over any Compose file;
+//! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine.
 
 mod apply;
 mod build;
@@ -17,6 +18,7 @@ mod kinds;
 mod lint;
 mod progress;
 mod project;
+mod secrets;
 
 use crate::exit;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,6 +54,8 @@ pub enum Command {
     Kinds(kinds::KindsArgs),
     /// Check Compose files for what a reboot breaks and what gives too much away.
     Lint(lint::LintArgs),
+    /// Generated secrets kept on the engine: `rotate NAME` makes a new value.
+    Secrets(secrets::SecretsArgs),
 }
 
 pub fn main() -> i32 {
@@ -74,6 +78,7 @@ pub fn main() -> i32 {
         Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Secrets(args) => secrets::run(&args),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod plan;
 pub mod preflight;
 pub mod report;
+pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod transport;

@@ -160,6 +160,13 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
     for v in &plan.volumes_create {
         let _ = writeln!(out, "  {} volume {}", style.paint("32", "+"), v);
     }
+    for s in &plan.secrets_generate {
+        let _ = writeln!(
+            out,
+            "  {} secret {s} (generated on the engine by the next apply, then kept there)",
+            style.paint("32", "+")
+        );
+    }
     for v in &plan.volumes_unused {
         let _ = writeln!(
             out,
@@ -221,7 +228,7 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             "In sync: the host runs exactly the file.".to_string()
         } else {
             format!(
-                "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s).",
+                "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s){}.",
                 plan.count(Action::Create),
                 plan.count(Action::Recreate),
                 plan.count(Action::Update),
@@ -230,7 +237,11 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
                 plan.networks_create.len() + plan.networks_recreate.len(),
                 plan.networks_extra.len(),
                 plan.orphans.len(),
-                plan.conflicts.len()
+                plan.conflicts.len(),
+                match plan.secrets_generate.len() {
+                    0 => String::new(),
+                    n => format!("; {n} secret(s) to generate"),
+                }
             )
         }
     );

@@ -41,7 +41,7 @@ pub async fn plan_with(
     let mut plan = plan::plan(
         &desired.compose,
         &observed,
-        &desired.hashes,
+        &crate::deploy::secrets::hashes(desired, &observed.store),
         &desired.compose_hashes,
         &desired.base_dir,
     );

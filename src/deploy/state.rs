@@ -15,6 +15,7 @@
 use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
+use crate::deploy::secrets;
 use crate::model::labels::{
     COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE,
     COMPOSE_VOLUME, LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_SECRETS,
@@ -207,6 +208,8 @@ pub struct Observed {
     /// The project's lock is on the engine (another apply is running, or died holding it).
     #[serde(skip)]
     pub locked: bool,
+    /// The project's generated secrets on the engine.
+    pub store: crate::deploy::secrets::Store,
 }
 
 impl Observed {
@@ -238,6 +241,12 @@ impl Observed {
                 .map(|n| format!("n {} {}", n.id, n.internal)),
         );
         parts.extend(self.volumes.iter().map(|v| format!("v {v}")));
+        parts.extend(
+            self.store
+                .current
+                .values()
+                .map(|s| format!("s {} {}", s.volume, s.hash)),
+        );
         parts.sort();
         model::sha256_hex(parts.join("\n"))
     }
@@ -251,17 +260,46 @@ pub async fn observe(
     refresh: Refresh,
 ) -> Result<Observed, EngineError> {
     let project = desired.compose.name.as_str();
-    let expected = &desired.expected();
     let mut observed = Observed {
         project: project.to_string(),
         refresh,
         ..Default::default()
     };
+    let filter = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{COMPOSE_PROJECT}={project}")],
+    )]);
+    // Volumes first: the generated secrets' store among them gives the content hashes the
+    // containers' labels are compared with.
+    let volumes = engine
+        .call("list volumes", project, |d| {
+            d.list_volumes(Some(
+                ListVolumesOptionsBuilder::new().filters(&filter).build(),
+            ))
+        })
+        .await?
+        .volumes
+        .unwrap_or_default();
     let all = engine
         .call("list containers", project, |d| {
             d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
         })
         .await?;
+    observed.store = secrets::read(project, &volumes, &all);
+    let hashes = secrets::hashes(desired, &observed.store);
+    let expected: &BTreeMap<String, Expected> = &desired
+        .compose
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            let e = Expected {
+                config_hash: svc.labels.get(LABEL_CONFIG_HASH).cloned(),
+                compose_hash: desired.compose_hashes.get(name).cloned(),
+                content: crate::deploy::plan::content_label(svc, &hashes),
+            };
+            (name.clone(), e)
+        })
+        .collect();
     // The names the project's containers have (Compose v2's and v1's, and the container a
     // service says it adopts), to find unmanaged ones.
     let mut ours: HashMap<String, &String> = expected
@@ -375,10 +413,6 @@ pub async fn observe(
         .containers
         .sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
 
-    let filter = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{COMPOSE_PROJECT}={project}")],
-    )]);
     let networks = engine
         .call("list networks", project, |d| {
             d.list_networks(Some(
@@ -428,14 +462,7 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    let volumes = engine
-        .call("list volumes", project, |d| {
-            d.list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in volumes.iter().filter(|v| !secrets::is_store_volume(v)) {
         let short = v
             .labels
             .get(COMPOSE_VOLUME)
