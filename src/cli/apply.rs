@@ -51,10 +51,11 @@ pub struct ApplyArgs {
     /// text: progress lines on stderr; json: one event per line on stdout, then the report.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
-    /// How deep to read the host: fast (default) lists containers and compares their labels,
-    /// state and networks, a constant number of API calls; full also inspects every container
-    /// to repair `docker update` drift (restart policy, limits) and changed aliases. A saved
-    /// plan is checked at the depth it was made with.
+    /// How deep to read the host: full (default) inspects every container (at once, eight at a
+    /// time), so a plain apply repairs everything diff reports, `docker update` drift (restart
+    /// policy, limits) and changed aliases included; fast reads the container list only (a
+    /// constant number of API calls) and leaves those as they are. A saved plan is checked at
+    /// the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
     #[command(flatten)]
@@ -97,7 +98,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
     // A saved plan is checked at the depth it was made with.
     let refresh = match &saved {
         Some(s) => s.refresh,
-        None => args.refresh.unwrap_or(Refresh::Fast),
+        None => args.refresh.unwrap_or(Refresh::Full),
     };
     if args.dry_run {
         let the_plan = match rt.block_on(session::plan_with(&engine, &desired, refresh)) {

@@ -65,8 +65,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Resolves the engine as the docker CLI does ([`endpoint::resolve`]), connects, negotiates
-    /// the API version and pings, so that an unreachable engine is reported here, once, clearly.
+    /// Resolves the engine as the docker CLI does ([`endpoint::resolve`]), connects and negotiates
+    /// the API version, so that an unreachable engine is reported here, once, clearly.
     pub async fn connect(selection: &Selection) -> Result<Engine, EngineError> {
         let endpoint = endpoint::resolve(selection, &endpoint::ProcessEnv)?;
         Engine::connect_to(&endpoint).await
@@ -95,13 +95,13 @@ impl Engine {
                 hint,
             }
         };
+        // The version call negotiates and proves the engine answers (no ping after it).
         let docker = t.docker.negotiate_version().await.map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
         Ok(Engine {
             docker,
             host: endpoint.host.clone(),
             described,
-            calls: Arc::new(AtomicUsize::new(2)),
+            calls: Arc::new(AtomicUsize::new(1)),
             mutations: Arc::new(AtomicUsize::new(0)),
             _ssh: t.ssh,
         })
@@ -117,7 +117,7 @@ impl Engine {
         &self.described
     }
 
-    /// API calls made so far through this engine (including version negotiation and ping).
+    /// API calls made so far through this engine (including version negotiation).
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::Relaxed)
     }

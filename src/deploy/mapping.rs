@@ -404,6 +404,10 @@ pub fn update_body(svc: &Service) -> ContainerUpdateBody {
     ContainerUpdateBody {
         restart_policy: Some(restart_to_engine(svc.restart.unwrap_or(RestartPolicy::No))),
         memory: limits.memory.map(|b| b.0 as i64),
+        // What the engine sets when a container is created with a memory limit alone (twice
+        // it); given with the memory, so a swap limit changed by hand (`docker update
+        // --memory-swap`) cannot make the engine refuse the repair.
+        memory_swap: limits.memory.map(|b| 2 * b.0 as i64),
         nano_cpus: limits.cpus.map(|c| c.nanos() as i64),
         pids_limit: svc.pids_limit,
         ..Default::default()

@@ -7,10 +7,12 @@
 //! shows; the project's networks and volumes; and unmanaged containers whose names collide with
 //! the project's (made by hand with `docker run --name`, Compose v1's `project_service_1`).
 //!
-//! Calls: one list per object type, whatever the size of the stack. A container is inspected
-//! (concurrently, plus one image inspect per distinct image, to drop values the image sets, which
-//! are not drift) only where the list cannot settle it: with [`Refresh::Full`], or when its labels
-//! say it was made from another config, so the plan can name the fields that changed.
+//! Calls: one list per object type (containers, networks, volumes, images; all four at once),
+//! whatever the size of the stack. A container is inspected (all at once, eight at a time, beside
+//! one image inspect per distinct image, to drop values the image sets, which are not drift)
+//! with [`Refresh::Full`] (the default of diff and apply: only an inspect shows what
+//! `docker update` and `network connect` change), or with [`Refresh::Fast`] only where its
+//! labels say it was made from another config, so the plan can name the fields that changed.
 
 use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
@@ -269,22 +271,29 @@ pub async fn observe(
         "label".to_string(),
         vec![format!("{COMPOSE_PROJECT}={project}")],
     )]);
-    // Volumes first: the generated secrets' store among them gives the content hashes the
-    // containers' labels are compared with.
-    let volumes = engine
-        .call("list volumes", project, |d| {
-            d.list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?
-        .volumes
-        .unwrap_or_default();
-    let all = engine
-        .call("list containers", project, |d| {
-            d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
-        })
-        .await?;
+    // The four lists at once (the images' is the slowest on a host with many); the generated
+    // secrets' store among the volumes gives the content hashes the containers' labels are
+    // compared with.
+    let list_volumes = engine.call("list volumes", project, |d| {
+        d.list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_containers = engine.call("list containers", project, |d| {
+        d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+    });
+    let list_networks = engine.call("list networks", project, |d| {
+        d.list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_images = engine.call("list images", project, |d| {
+        d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
+    });
+    let (volumes, all, networks, images) =
+        futures_util::try_join!(list_volumes, list_containers, list_networks, list_images)?;
+    let volumes = volumes.volumes.unwrap_or_default();
+    observed.images = Images::from_summaries(images);
     observed.store = secrets::read(project, &volumes, &all);
     let hashes = secrets::hashes(desired, &observed.store);
     let expected: &BTreeMap<String, Expected> = &desired
@@ -356,7 +365,10 @@ pub async fn observe(
                     .containers
                     .push(mapping::from_list(&desired.compose, c));
             } else {
-                to_inspect.push(c.id.clone().unwrap_or_default());
+                to_inspect.push((
+                    c.id.clone().unwrap_or_default(),
+                    c.image_id.clone().unwrap_or_default(),
+                ));
             }
             continue;
         }
@@ -371,31 +383,49 @@ pub async fn observe(
             });
         }
     }
-    let inspected: Vec<bollard::models::ContainerInspectResponse> =
-        futures_util::stream::iter(to_inspect.iter().map(|id| {
-            engine.call("inspect container", id, move |d| {
-                d.inspect_container(id, None::<InspectContainerOptions>)
-            })
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let images: BTreeSet<String> = inspected.iter().filter_map(|c| c.image.clone()).collect();
-    let image_defaults: HashMap<String, ImageDefaults> =
-        futures_util::stream::iter(images.into_iter().map(|id| async move {
-            let img = engine
-                .call("inspect image", &id, |d| d.inspect_image(&id))
-                .await;
-            let defaults = match img {
+    // Every inspect at once (bounded): the containers', and the images' they were made from
+    // (named by the list), whose values are not drift.
+    let images: BTreeSet<String> = to_inspect.iter().map(|(_, image)| image.clone()).collect();
+    let inspect_containers = futures_util::stream::iter(to_inspect.iter().map(|(id, _)| {
+        engine.call("inspect container", id, move |d| {
+            d.inspect_container(id, None::<InspectContainerOptions>)
+        })
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<Vec<bollard::models::ContainerInspectResponse>>();
+    let inspect_images = futures_util::stream::iter(images.into_iter().map(|id| async move {
+        let img = engine
+            .call("inspect image", &id, |d| d.inspect_image(&id))
+            .await;
+        let defaults = match img {
+            Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
+            Err(e) if e.status() == Some(404) => ImageDefaults::default(),
+            Err(e) => return Err(e),
+        };
+        Ok((id, defaults))
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<HashMap<String, ImageDefaults>>();
+    let (inspected, mut image_defaults) =
+        futures_util::try_join!(inspect_containers, inspect_images)?;
+    // An image the list did not name (it changed meanwhile) is inspected now.
+    for c in &inspected {
+        if let Some(id) = c
+            .image
+            .as_ref()
+            .filter(|i| !image_defaults.contains_key(*i))
+        {
+            let defaults = match engine
+                .call("inspect image", id, |d| d.inspect_image(id))
+                .await
+            {
                 Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
                 Err(e) if e.status() == Some(404) => ImageDefaults::default(),
                 Err(e) => return Err(e),
             };
-            Ok((id, defaults))
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
+            image_defaults.insert(id.clone(), defaults);
+        }
+    }
     for c in inspected {
         let img = c
             .image
@@ -413,13 +443,6 @@ pub async fn observe(
         .containers
         .sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
 
-    let networks = engine
-        .call("list networks", project, |d| {
-            d.list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
     for n in networks {
         let labels = n.labels.unwrap_or_default();
         let full = n.name.unwrap_or_default();
@@ -484,12 +507,6 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    let images = engine
-        .call("list images", project, |d| {
-            d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        })
-        .await?;
-    observed.images = Images::from_summaries(images);
     Ok(observed)
 }
 
