@@ -8,10 +8,12 @@
 //! - [`import`]: `fedgen import`, running containers described as a stack spec;
 //! - [`kinds`]: `fedgen kinds`, the kinds reference;
 //! - [`lint`]: `fedgen lint`, the rules over any Compose file;
-//! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine.
+//! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine;
+//! - [`completions`]: `fedgen completions SHELL` and `fedgen man`, from the clap definitions.
 
 mod apply;
 mod build;
+mod completions;
 mod diff;
 mod import;
 mod kinds;
@@ -56,6 +58,10 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Generated secrets kept on the engine: `rotate NAME` makes a new value.
     Secrets(secrets::SecretsArgs),
+    /// Print shell completions (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one per command with --out-dir).
+    Man(completions::ManArgs),
 }
 
 pub fn main() -> i32 {
@@ -79,6 +85,8 @@ pub fn main() -> i32 {
         Command::Kinds(args) => kinds::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Secrets(args) => secrets::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
