@@ -5,6 +5,8 @@
 #   - the oracles: dclint (npm, pinned), compose-lint (PyPI, pinned, in a venv) and the SARIF 2.1.0
 #     JSON schema (the copy Microsoft ships in @microsoft/jest-sarif, npm, pinned)
 #   - the busybox stand-in image fedgen-test/busybox:1
+#   - OpenSSH's server and openssl (Debian), for the remote-engine tests: each test runs its own
+#     sshd on 127.0.0.1 with keys it makes, and its own TLS dockerd; nothing is started here
 #   - the real-image lab: fedgen-lab/* images reproducing the official ones (scripts/lab/build.sh)
 # Writes the locations it found to target/test-env.sh, which scripts/test.sh sources.
 #
@@ -78,6 +80,23 @@ fi
 # --- the real-image lab (scripts/lab): postgres, redis, nginx, caddy, prometheus, a FastAPI app ---
 # Built from Debian packages and PyPI (no image registry is reachable); cached in target/lab.
 bash scripts/lab/build.sh
+
+# --- sshd and openssl for the remote-engine tests -------------------------------------------------
+# Installed only: no service is started (the tests start their own sshd on loopback, with their own
+# config and keys; Debian's policy-rc.d in containers keeps apt from starting one on port 22, and
+# where there is none, one is put in place for the install only).
+if ! [ -x /usr/sbin/sshd ] || ! command -v openssl >/dev/null 2>&1 || ! command -v ssh >/dev/null 2>&1; then
+  log "installing openssh-server, openssh-client and openssl"
+  added_policy=0
+  if ! [ -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d; added_policy=1
+  fi
+  apt_install openssh-server openssh-client openssl
+  [ $added_policy = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
+fi
+# sshd refuses to start without its privilege separation directory.
+[ -d /run/sshd ] || as_root mkdir -p -m 0755 /run/sshd
 
 # --- Docker Compose v2 -------------------------------------------------------------------------
 if ! docker compose version 2>/dev/null | grep -q 'v\?2\.'; then

@@ -272,3 +272,32 @@ fn diagnostics_reference_in_docs_is_up_to_date() {
     }
     assert_golden(&root().join("docs/diagnostics.md"), &md);
 }
+
+/// The bash completion loads in bash and completes commands and flags (`fedgen di` -> `diff`,
+/// `fedgen apply --con` -> `--context`).
+#[test]
+fn the_bash_completion_completes_commands_and_flags() {
+    let bin = env!("CARGO_BIN_EXE_fedgen");
+    for (words, cword, want) in [
+        ("fedgen di", 1, "diff"),
+        ("fedgen apply --con", 2, "--context"),
+        ("fedgen secrets ro", 2, "rotate"),
+    ] {
+        let script = format!(
+            "source <({bin} completions bash) && COMP_WORDS=({words}) && COMP_CWORD={cword} && \
+             _fedgen fedgen \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\" && \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(
+            text(&out.stdout).trim(),
+            want,
+            "{words}: {}",
+            describe(&out)
+        );
+    }
+}

@@ -234,8 +234,6 @@ fn a_stack_fedgen_applied_imports_back_to_an_equivalent_spec() {
             "imported.env",
             "-o",
             "imported-compose.yml",
-            "--secrets-dir",
-            "secrets",
         ],
     );
     assert_eq!(build.status.code(), Some(0), "{}", describe(&build));

@@ -1,15 +1,15 @@
 //! `fedgen apply`: converge the Docker host to a compose file or a saved plan, one apply per
-//! project at a time, with progress as it goes and a report at the end.
+//! project and engine at a time (a lock on the engine), with progress as it goes and a report at
+//! the end.
 
 use super::progress;
 use super::Format;
 use crate::deploy::apply::{self as ap, Options, Outcome, Report, Status};
 use crate::deploy::desired::Desired;
-use crate::deploy::engine;
-use crate::deploy::lock::{LockError, ProjectLock};
-use crate::deploy::preflight;
+use crate::deploy::engine::Engine;
+use crate::deploy::lock::{self, Wait};
 use crate::deploy::report;
-use crate::deploy::session::{self, PlanDocument, SavedPlan};
+use crate::deploy::session::{self, LockSpec, PlanDocument, PrepareError, SavedPlan};
 use crate::deploy::state::Refresh;
 use crate::exit;
 use std::path::PathBuf;
@@ -51,12 +51,15 @@ pub struct ApplyArgs {
     /// text: progress lines on stderr; json: one event per line on stdout, then the report.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
-    /// How deep to read the host: fast (default) lists containers and compares their labels,
-    /// state and networks, a constant number of API calls; full also inspects every container
-    /// to repair `docker update` drift (restart policy, limits) and changed aliases. A saved
-    /// plan is checked at the depth it was made with.
+    /// How deep to read the host: full (default) inspects every container (at once, eight at a
+    /// time), so a plain apply repairs everything diff reports, `docker update` drift (restart
+    /// policy, limits) and changed aliases included; fast reads the container list only (a
+    /// constant number of API calls) and leaves those as they are. A saved plan is checked at
+    /// the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &ApplyArgs) -> i32 {
@@ -85,75 +88,26 @@ pub fn run(args: &ApplyArgs) -> i32 {
     }
     let json = args.output == Format::Json;
     let rt = super::runtime();
-    // One apply per project and engine at a time; a killed holder's lock is released by the kernel.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        let project = &desired.compose.name;
-        match ProjectLock::acquire(
-            &engine::configured_host(),
-            project,
-            std::time::Instant::now() + args.timeout,
-            |holder| {
-                eprintln!("waiting for another apply of project {project} (pid {holder}) to finish")
-            },
-        ) {
-            Ok(l) => Some(l),
-            Err(LockError::Busy { holder, path }) => {
-                eprintln!(
-                    "error: another apply of project {project} (pid {holder}) still holds {} after {:?}",
-                    path.display(),
-                    args.timeout
-                );
-                return exit::REFUSED;
-            }
-            Err(LockError::Io(e)) => {
-                eprintln!("error: {e}");
-                return exit::INVALID;
-            }
-        }
-    };
-    // A saved plan is checked at the depth it was made with.
-    let refresh = match &saved {
-        Some(s) => s.refresh,
-        None => args.refresh.unwrap_or(Refresh::Fast),
-    };
-    let (engine, mut the_plan) = match rt.block_on(session::connect_and_plan(&desired, refresh)) {
-        Ok(r) => r,
+    let engine = match rt.block_on(Engine::connect(&args.engine.selection())) {
+        Ok(e) => e,
         Err(e) => {
             super::engine_error(&e, &desired);
             return exit::INVALID;
         }
     };
-    // Images the host does not have are pulled first, as Compose does, then the plan is made
-    // again (its pre-flight then sees them). A saved plan is applied only as it was made.
-    if saved.is_none() && !args.dry_run && the_plan.preflight.iter().any(|p| p.image_missing) {
-        let pulled = rt.block_on(async {
-            preflight::pull_missing(&engine, &the_plan).await?;
-            session::plan_with(&engine, &desired, refresh).await
-        });
-        match pulled {
-            Ok(p) => the_plan = p,
+    // A saved plan is checked at the depth it was made with.
+    let refresh = match &saved {
+        Some(s) => s.refresh,
+        None => args.refresh.unwrap_or(Refresh::Full),
+    };
+    if args.dry_run {
+        let the_plan = match rt.block_on(session::plan_with(&engine, &desired, refresh)) {
+            Ok(p) => p,
             Err(e) => {
                 super::engine_error(&e, &desired);
-                eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
-                return exit::REFUSED;
+                return exit::INVALID;
             }
-        }
-    }
-    if let Some(saved) = &saved {
-        if let Some(why) = saved.stale(&desired, &the_plan) {
-            eprintln!(
-                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
-                args.plan
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-            return exit::REFUSED;
-        }
-    }
-    if args.dry_run {
+        };
         if json {
             let doc = PlanDocument {
                 plan: &the_plan,
@@ -167,7 +121,12 @@ pub fn run(args: &ApplyArgs) -> i32 {
         } else {
             print!(
                 "{}",
-                report::text(&the_plan, &desired, engine.host(), report::Style::detect())
+                report::text(
+                    &the_plan,
+                    &desired,
+                    engine.describe(),
+                    report::Style::detect()
+                )
             );
         }
         return if the_plan.in_sync {
@@ -175,16 +134,6 @@ pub fn run(args: &ApplyArgs) -> i32 {
         } else {
             exit::CHANGES_PENDING
         };
-    }
-    if !json && !the_plan.in_sync {
-        let style = report::Style {
-            color: false,
-            diffs: false,
-        };
-        eprintln!(
-            "{}",
-            report::text(&the_plan, &desired, engine.host(), style)
-        );
     }
     let shown = progress::for_output(json);
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -197,7 +146,8 @@ pub fn run(args: &ApplyArgs) -> i32 {
         rollback: !args.no_rollback,
         interrupted: interrupted.clone(),
     };
-    let result = rt.block_on(async {
+    let project = desired.compose.name.clone();
+    let outcome = rt.block_on(async {
         // SIGINT or SIGTERM: finish the steps under way, start nothing new, report.
         let flag = interrupted.clone();
         tokio::spawn(async move {
@@ -214,8 +164,93 @@ pub fn run(args: &ApplyArgs) -> i32 {
                 eprintln!("interrupted: finishing the steps under way, starting nothing new");
             }
         });
-        ap::apply(&engine, desired.clone(), &the_plan, &opts, shown.clone()).await
+        // One apply per project and engine at a time: the lock lives on the engine.
+        let spec = LockSpec {
+            deadline: std::time::Instant::now() + args.timeout,
+            stale_after: lock::stale_after_from_env(),
+        };
+        let (the_plan, held) = session::prepare_apply(
+            &engine,
+            &desired,
+            refresh,
+            saved.is_none(),
+            spec,
+            |w| match w {
+                Wait::Held(h) => {
+                    eprintln!("waiting for another apply of project {project} ({h}) to finish")
+                }
+                Wait::TakenOver(h, why) => {
+                    eprintln!("taking over the lock of project {project} from {h}: {why}")
+                }
+            },
+        )
+        .await?;
+        if let Some(l) = &held {
+            // A lock taken over while held (this process was frozen past its window): stop.
+            let lost = l.lost();
+            let flag = interrupted.clone();
+            let project = project.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if lost.load(Ordering::SeqCst) {
+                        eprintln!("error: the lock of project {project} was taken over by another apply (this one stopped heartbeating for longer than its window); stopping after the steps under way");
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            });
+        }
+        let result = if let Some(why) = saved.as_ref().and_then(|s| s.stale(&desired, &the_plan)) {
+            Err(why)
+        } else {
+            if !json && !the_plan.in_sync {
+                let style = report::Style {
+                    color: false,
+                    diffs: false,
+                };
+                eprintln!(
+                    "{}",
+                    report::text(&the_plan, &desired, engine.describe(), style)
+                );
+            }
+            Ok(ap::apply(&engine, desired.clone(), &the_plan, &opts, shown.clone()).await)
+        };
+        if let Some(l) = held {
+            l.release().await;
+        }
+        Ok::<_, PrepareError>(result)
     });
+    let result = match outcome {
+        Ok(Ok(r)) => r,
+        Ok(Err(why)) => {
+            eprintln!(
+                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
+                args.plan
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            return exit::REFUSED;
+        }
+        Err(PrepareError::Engine(e)) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+        Err(PrepareError::Busy(holder)) => {
+            eprintln!(
+                "error: another apply of project {project} ({holder}) still holds its lock on the engine after {:?}; if that apply is dead, its lock is taken over once it has not heartbeaten for its window ({}s)",
+                args.timeout,
+                holder.stale_after.as_secs()
+            );
+            return exit::REFUSED;
+        }
+        Err(PrepareError::Pull(e)) => {
+            super::engine_error(&e, &desired);
+            eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
+            return exit::REFUSED;
+        }
+    };
     shown.finish();
     if json {
         let mut v = serde_json::to_value(&result).expect("the report serializes");
@@ -254,6 +289,13 @@ fn summary(r: &Report) -> String {
                 r.api_calls,
                 r.mutating_calls
             );
+            if !r.secrets_generated.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  generated on the engine (kept there for every later apply): {}",
+                    r.secrets_generated.join(", ")
+                );
+            }
         }
         status => {
             let _ = writeln!(

@@ -27,9 +27,9 @@ pub struct BuildArgs {
     /// A directory of KIND.yml.j2 templates that override or add to the built-in kinds.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Where `generate:` secrets are kept (0700 directory, 0600 files). This path is written into
-    /// the compose file. [default: $XDG_STATE_HOME/fedgen/<project>/secrets]
-    #[arg(long, value_name = "DIR", env = "FEDGEN_SECRETS_DIR")]
+    /// No longer used: `generate:` secrets are made on the engine by the first `fedgen apply`
+    /// (accepted, with a warning, so that old scripts keep working).
+    #[arg(long, value_name = "DIR", hide = true)]
     pub secrets_dir: Option<PathBuf>,
     /// Write nothing; exit 2 if the file on disk differs from what the inputs compile to.
     #[arg(long)]
@@ -48,9 +48,11 @@ pub fn run(args: &BuildArgs) -> i32 {
         env_file: args.env_file.clone(),
         templates: args.templates.clone(),
         out: args.output.clone(),
-        secrets_dir: args.secrets_dir.clone(),
         process_env: std::env::vars().collect(),
     };
+    if args.secrets_dir.is_some() {
+        eprintln!("warning: --secrets-dir is no longer used: `generate:` secrets are made on the Docker engine by the first `fedgen apply` and kept there (see docs/spec.md)");
+    }
     let c = compile::compile(&input);
     let report = |status: &str, extra: serde_json::Value| {
         if args.format == Format::Json {
@@ -120,15 +122,6 @@ pub fn run(args: &BuildArgs) -> i32 {
         } else {
             exit::CHANGES_PENDING
         };
-    }
-    for (dir, name, bytes) in &out.generated {
-        if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
-            eprintln!(
-                "error: cannot create generated secret `{name}` in {}: {e}",
-                dir.display()
-            );
-            return exit::INVALID;
-        }
     }
     if args.stdout {
         report("ok", summary);

@@ -1,8 +1,8 @@
 //! `fedgen diff`: the plan of a compose file against the Docker host, as text with a unified
-//! diff or as versioned JSON; `--out` saves it for `fedgen apply PLAN`. Exit 0 in sync, 2 changes
+//! diff, as versioned JSON, or as Markdown for a pull request; `--out` saves it (JSON) for
+//! `fedgen apply PLAN`. Exit 0 in sync, 2 changes
 //! pending, 1 when the file or the engine cannot be read.
 
-use super::Format;
 use crate::compile::emit;
 use crate::deploy::desired::Desired;
 use crate::deploy::report;
@@ -11,13 +11,21 @@ use crate::deploy::state::Refresh;
 use crate::exit;
 use std::path::PathBuf;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
     #[command(flatten)]
     pub project: super::project::ProjectArgs,
-    /// text for people, json for CI (a versioned schema, see docs/diff.md).
+    /// text for people, json for CI (a versioned schema, see docs/diff.md), markdown for a
+    /// pull-request comment or $GITHUB_STEP_SUMMARY.
     #[arg(long, value_enum, default_value = "text")]
-    pub output: Format,
+    pub output: DiffFormat,
     /// Also save the plan, with a fingerprint of the host state, for `fedgen apply PLAN`.
     #[arg(long = "out", value_name = "PLAN")]
     pub out: Option<PathBuf>,
@@ -25,6 +33,8 @@ pub struct DiffArgs {
     /// restart policy, limits; and changed aliases); fast reads the container list only.
     #[arg(long, value_enum, default_value = "full")]
     pub refresh: Refresh,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &DiffArgs) -> i32 {
@@ -38,14 +48,17 @@ pub fn run(args: &DiffArgs) -> i32 {
     if let Some(w) = &desired.warnings {
         eprint!("{w}");
     }
-    let (engine, plan) =
-        match super::runtime().block_on(session::connect_and_plan(&desired, args.refresh)) {
-            Ok(r) => r,
-            Err(e) => {
-                super::engine_error(&e, &desired);
-                return exit::INVALID;
-            }
-        };
+    let (engine, plan) = match super::runtime().block_on(session::connect_and_plan(
+        &args.engine.selection(),
+        &desired,
+        args.refresh,
+    )) {
+        Ok(r) => r,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
     let doc = PlanDocument {
         plan: &plan,
         engine: engine.host(),
@@ -61,10 +74,14 @@ pub fn run(args: &DiffArgs) -> i32 {
         }
     }
     match args.output {
-        Format::Json => println!("{}", doc.to_json(&desired)),
-        Format::Text => print!(
+        DiffFormat::Json => println!("{}", doc.to_json(&desired)),
+        DiffFormat::Markdown => print!(
             "{}",
-            report::text(&plan, &desired, engine.host(), report::Style::detect())
+            report::markdown(&plan, &desired, engine.describe(), engine.calls())
+        ),
+        DiffFormat::Text => print!(
+            "{}",
+            report::text(&plan, &desired, engine.describe(), report::Style::detect())
         ),
     }
     if plan.in_sync {

@@ -36,6 +36,8 @@ pub struct ImportArgs {
     /// text: the report on stderr; json: the report as one JSON document on stdout (needs -o).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &ImportArgs) -> i32 {
@@ -70,7 +72,7 @@ pub fn run(args: &ImportArgs) -> i32 {
         env_out: args.env_out.as_ref().map(|p| p.display().to_string()),
     };
     let result = super::runtime().block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&args.engine.selection()).await?;
         import::import(&engine, &opts)
             .await
             .map_err(ImportFailure::from)

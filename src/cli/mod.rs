@@ -7,16 +7,20 @@
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
 //! - [`import`]: `fedgen import`, running containers described as a stack spec;
 //! - [`kinds`]: `fedgen kinds`, the kinds reference;
-//! - [`lint`]: `fedgen lint`, the rules over any Compose file.
+//! - [`lint`]: `fedgen lint`, the rules over any Compose file;
+//! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine;
+//! - [`completions`]: `fedgen completions SHELL` and `fedgen man`, from the clap definitions.
 
 mod apply;
 mod build;
+mod completions;
 mod diff;
 mod import;
 mod kinds;
 mod lint;
 mod progress;
 mod project;
+mod secrets;
 
 use crate::exit;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,6 +56,12 @@ pub enum Command {
     Kinds(kinds::KindsArgs),
     /// Check Compose files for what a reboot breaks and what gives too much away.
     Lint(lint::LintArgs),
+    /// Generated secrets kept on the engine: `rotate NAME` makes a new value.
+    Secrets(secrets::SecretsArgs),
+    /// Print shell completions (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one per command with --out-dir).
+    Man(completions::ManArgs),
 }
 
 pub fn main() -> i32 {
@@ -74,6 +84,9 @@ pub fn main() -> i32 {
         Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Secrets(args) => secrets::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
@@ -91,6 +104,34 @@ fn engine_error(e: &crate::deploy::engine::EngineError, desired: &crate::deploy:
     eprintln!("error: {}", desired.redact(&e.to_string()));
     if let Some(h) = e.hint() {
         eprintln!("  = hint: {h}");
+    }
+}
+
+/// Which engine, as the docker CLI's global options say it (resolved by
+/// [`crate::deploy::endpoint`]: these, then DOCKER_HOST, DOCKER_CONTEXT, the current context).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// The engine, as `docker -H`: unix:///path, tcp://host:port (TLS with DOCKER_TLS_VERIFY and
+    /// DOCKER_CERT_PATH), ssh://[user@]host[:port] (the system's ssh client). Default:
+    /// DOCKER_HOST, else the context, else unix:///var/run/docker.sock.
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "URL",
+        conflicts_with = "context"
+    )]
+    pub host: Option<String>,
+    /// A Docker context (`docker context ls`), as `docker --context`; overrides DOCKER_HOST.
+    #[arg(short = 'c', long = "context", value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl EngineArgs {
+    pub fn selection(&self) -> crate::deploy::endpoint::Selection {
+        crate::deploy::endpoint::Selection {
+            host: self.host.clone(),
+            context: self.context.clone(),
+        }
     }
 }
 

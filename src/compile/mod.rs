@@ -28,8 +28,6 @@ pub struct Input {
     pub templates: Option<PathBuf>,
     /// Where the compose file goes (relative paths in it are resolved from its directory).
     pub out: PathBuf,
-    /// Where `generate:` secrets live; `None`: `$XDG_STATE_HOME/fedgen/<project>/secrets`.
-    pub secrets_dir: Option<PathBuf>,
     pub process_env: BTreeMap<String, String>,
 }
 
@@ -39,8 +37,6 @@ pub struct Output {
     pub compose: Compose,
     /// The compose file's exact bytes.
     pub yaml: String,
-    /// `generate:` secrets to make before the file is used: (directory, name, bytes).
-    pub generated: Vec<(PathBuf, String, usize)>,
 }
 
 /// The outcome: the sources (for rendering diagnostics), every diagnostic, and the output if no
@@ -107,21 +103,14 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     if diags.has_errors() {
         return None;
     }
-    let secrets_dir = match &input.secrets_dir {
-        Some(d) => absolute(d),
-        None => default_secrets_dir(&input.process_env, &spec.name.value),
-    };
     let paths = render::Paths {
         spec_dir: parent_dir(&input.spec),
         out_dir: parent_dir(&input.out),
-        secrets_dir: secrets_dir.clone(),
     };
     let (compose, kind_sources) = render::render(&stack, &env, source, sources, &paths, diags)?;
     validate::policies(&compose, &kind_sources, diags);
-    let mut generated = Vec::new();
     for (name, decl) in &spec.secrets {
         match &decl.source {
-            spec::SecretSource::Generate(n) => generated.push((secrets_dir.clone(), name.clone(), *n)),
             spec::SecretSource::Env(var) if env.get(var).is_none() => diags.push(
                 Diagnostic::warning(Code::SecretUnset, format!("secret `{name}` reads `{var}`, which is not set now"))
                     .at(decl.name.span)
@@ -130,7 +119,7 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
             _ => {}
         }
     }
-    let yaml = emit::to_yaml(&compose, &input.spec.display().to_string(), &spec_sha);
+    let yaml = emit::to_yaml(&compose, &header_source(&input.spec, &input.out), &spec_sha);
     // The file must read back as the same model: a check on the emitter and on the model's types.
     // It costs a third of a large build, so release builds leave it to the tests (which run debug
     // builds, so every compile in the test suite, golden and hostile inputs included, checks it).
@@ -147,11 +136,28 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
             )),
         }
     }
-    Some(Output {
-        compose,
-        yaml,
-        generated,
-    })
+    Some(Output { compose, yaml })
+}
+
+/// How the file's header names the spec: as given when relative; an absolute path only below
+/// the output's directory or the current one (and then relative to it), else by its file name:
+/// the compiled file names no path of the building machine, so another checkout builds the same
+/// bytes.
+fn header_source(spec: &Path, out: &Path) -> String {
+    if spec.is_relative() {
+        return spec.display().to_string();
+    }
+    let out_dir = parent_dir(out);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    [out_dir.as_path(), cwd.as_path()]
+        .iter()
+        .find_map(|base| spec.strip_prefix(base).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| {
+            spec.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
 }
 
 fn parent_dir(p: &Path) -> PathBuf {
@@ -170,17 +176,6 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-/// `$XDG_STATE_HOME/fedgen/<project>/secrets`, or `~/.local/state/...`: outside any repository.
-pub fn default_secrets_dir(env: &BTreeMap<String, String>, project: &str) -> PathBuf {
-    let state = env
-        .get("XDG_STATE_HOME")
-        .filter(|s| Path::new(s).is_absolute())
-        .map(PathBuf::from)
-        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"));
-    state.join("fedgen").join(project).join("secrets")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +191,6 @@ mod tests {
             env_file: None,
             templates: None,
             out: dir.path().join("out.yml"),
-            secrets_dir: Some(dir.path().join("s")),
             process_env: BTreeMap::new(),
         });
         let errors: Vec<String> = c

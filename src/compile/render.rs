@@ -72,8 +72,6 @@ pub struct Paths {
     pub spec_dir: PathBuf,
     /// Directory the compose file is written to: relative paths in it are relative to this.
     pub out_dir: PathBuf,
-    /// Where `generate:` secrets are kept.
-    pub secrets_dir: PathBuf,
 }
 
 struct ServiceInfo {
@@ -312,15 +310,17 @@ pub fn render(
             let secret = match &d.source {
                 SecretSource::Env(var) => Secret {
                     environment: Some(var.clone()),
-                    file: None,
+                    ..Default::default()
                 },
                 SecretSource::File(f) => Secret {
-                    environment: None,
                     file: Some(relocate(f, paths)),
+                    ..Default::default()
                 },
-                SecretSource::Generate(_) => Secret {
-                    environment: None,
-                    file: Some(paths.secrets_dir.join(n).display().to_string()),
+                // Made once on the target engine by the first apply: no path of this machine.
+                SecretSource::Generate(bytes) => Secret {
+                    environment: Some(Secret::generated_variable(n)),
+                    generate: Some(*bytes),
+                    ..Default::default()
                 },
             };
             (n.clone(), secret)
@@ -1119,20 +1119,17 @@ mod tests {
         let paths = Paths {
             spec_dir: "/p/stacks".into(),
             out_dir: "/p".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./conf/a.yml", &paths), "./stacks/conf/a.yml");
         assert_eq!(relocate("../secrets/x", &paths), "./secrets/x");
         let same = Paths {
             spec_dir: "/p".into(),
             out_dir: "/p".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./data", &same), "./data");
         let deeper = Paths {
             spec_dir: "/p".into(),
             out_dir: "/p/out".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./data", &deeper), "./../data");
     }

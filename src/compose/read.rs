@@ -521,6 +521,11 @@ fn secret(r: &mut Reader, key: &str, n: &Node) -> Option<Secret> {
     let mut s = Secret {
         environment: None,
         file: None,
+        // fedgen's extension: made once on the target engine by the first apply.
+        generate: n
+            .get("x-fedgen-generate")
+            .and_then(|g| r.int("x-fedgen-generate", g))
+            .and_then(|g| usize::try_from(g).ok()),
     };
     if let Some(e) = n.get("external") {
         if r.boolean("external", e).unwrap_or(true) {

@@ -13,6 +13,7 @@ use crate::model::{self, Compose};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+#[derive(Clone)]
 pub struct Desired {
     pub compose: Compose,
     /// The first compose file (what plans and messages name).
@@ -32,6 +33,8 @@ pub struct Desired {
     pub missing: Vec<String>,
     /// Warnings from reading the files (unset variables, ignored keys), rendered.
     pub warnings: Option<String>,
+    /// Generated secrets on the engine (filled in by apply, [`crate::deploy::secrets::attach`]).
+    pub engine_secrets: BTreeMap<String, crate::deploy::secrets::Stored>,
     values: Vec<String>,
     /// Each config's content, by name.
     configs: BTreeMap<String, Vec<u8>>,
@@ -100,6 +103,16 @@ impl Desired {
                 (None, None) => None,
             };
             match value {
+                // Generated on the engine: its hash comes from there (a variable it names is
+                // only a seed for the first apply, and is scrubbed from outputs).
+                Some(v) if secret.generate.is_some() => {
+                    if let Ok(s) = String::from_utf8(v) {
+                        if s.trim().len() >= 4 {
+                            values.push(s.trim().to_string());
+                        }
+                    }
+                }
+                None if secret.generate.is_some() => {}
                 Some(v) => {
                     hashes.insert(name.clone(), content_hash(&v));
                     if let Ok(s) = String::from_utf8(v) {
@@ -138,6 +151,7 @@ impl Desired {
             hashes,
             missing,
             warnings,
+            engine_secrets: BTreeMap::new(),
             values,
             configs,
             env,

@@ -217,6 +217,29 @@ pub fn create_body(
         });
     }
     for s in &svc.secrets {
+        // Generated on the engine: the value's file, and its volume, so the engine counts the
+        // volume as in use (see deploy::secrets).
+        if let Some(stored) = desired.engine_secrets.get(&s.source) {
+            mounts.push(EngineMount {
+                target: Some(s.target.clone()),
+                source: Some(stored.host_path()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            mounts.push(EngineMount {
+                target: Some(format!(
+                    "{}/{}",
+                    crate::deploy::secrets::VOLUME_DIR,
+                    s.source
+                )),
+                source: Some(stored.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            continue;
+        }
         if let Some(file) = compose.secrets.get(&s.source).and_then(|x| x.file.as_ref()) {
             mounts.push(EngineMount {
                 target: Some(s.target.clone()),
@@ -381,6 +404,10 @@ pub fn update_body(svc: &Service) -> ContainerUpdateBody {
     ContainerUpdateBody {
         restart_policy: Some(restart_to_engine(svc.restart.unwrap_or(RestartPolicy::No))),
         memory: limits.memory.map(|b| b.0 as i64),
+        // What the engine sets when a container is created with a memory limit alone (twice
+        // it); given with the memory, so a swap limit changed by hand (`docker update
+        // --memory-swap`) cannot make the engine refuse the repair.
+        memory_swap: limits.memory.map(|b| 2 * b.0 as i64),
         nano_cpus: limits.cpus.map(|c| c.nanos() as i64),
         pids_limit: svc.pids_limit,
         ..Default::default()

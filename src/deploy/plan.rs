@@ -146,6 +146,9 @@ pub struct Plan {
     pub networks_missing: Vec<String>,
     /// Volumes of the project the file no longer mounts: kept unless `apply --prune-volumes`.
     pub volumes_unused: Vec<String>,
+    /// Generated secrets the file's services read that the engine does not have yet: apply
+    /// makes them there (once; later applies, from anywhere, find them).
+    pub secrets_generate: Vec<String>,
     pub orphans: Vec<Orphan>,
     pub conflicts: Vec<Conflict>,
     /// sha256 of the observed host state; a saved plan is applied only while it still matches.
@@ -157,6 +160,12 @@ pub struct Plan {
     /// The images on the host (for the pre-flight).
     #[serde(skip)]
     pub images: crate::deploy::state::Images,
+    /// The project's lock was on the engine when the host was read.
+    #[serde(skip)]
+    pub locked: bool,
+    /// The generated secrets on the engine.
+    #[serde(skip)]
+    pub store: crate::deploy::secrets::Store,
 }
 
 impl Plan {
@@ -267,7 +276,11 @@ pub fn plan(
                                 Field::Content(name),
                                 old.map(|o| format!("sha256:{o}"))
                                     .unwrap_or_else(|| "-".into()),
-                                format!("sha256:{h}"),
+                                if h == crate::deploy::secrets::PENDING {
+                                    "generated on the engine by this apply".to_string()
+                                } else {
+                                    format!("sha256:{h}")
+                                },
                             ));
                         }
                     }
@@ -403,11 +416,14 @@ pub fn plan(
         volumes_missing: observed.external_missing.clone(),
         networks_missing: observed.external_networks_missing.clone(),
         volumes_unused,
+        secrets_generate: crate::deploy::secrets::missing(desired, &observed.store),
         orphans,
         conflicts: observed.conflicts.clone(),
         fingerprint: observed.fingerprint(),
         images: observed.images.clone(),
         preflight: Vec::new(),
+        locked: observed.locked,
+        store: observed.store.clone(),
     };
     plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
         && plan.networks_create.is_empty()
@@ -416,6 +432,7 @@ pub fn plan(
         && plan.volumes_create.is_empty()
         && plan.volumes_missing.is_empty()
         && plan.networks_missing.is_empty()
+        && plan.secrets_generate.is_empty()
         && plan.orphans.is_empty()
         && plan.conflicts.is_empty();
     plan

@@ -7,14 +7,17 @@
 //! shows; the project's networks and volumes; and unmanaged containers whose names collide with
 //! the project's (made by hand with `docker run --name`, Compose v1's `project_service_1`).
 //!
-//! Calls: one list per object type, whatever the size of the stack. A container is inspected
-//! (concurrently, plus one image inspect per distinct image, to drop values the image sets, which
-//! are not drift) only where the list cannot settle it: with [`Refresh::Full`], or when its labels
-//! say it was made from another config, so the plan can name the fields that changed.
+//! Calls: one list per object type (containers, networks, volumes, images; all four at once),
+//! whatever the size of the stack. A container is inspected (all at once, eight at a time, beside
+//! one image inspect per distinct image, to drop values the image sets, which are not drift)
+//! with [`Refresh::Full`] (the default of diff and apply: only an inspect shows what
+//! `docker update` and `network connect` change), or with [`Refresh::Fast`] only where its
+//! labels say it was made from another config, so the plan can name the fields that changed.
 
 use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
+use crate::deploy::secrets;
 use crate::model::labels::{
     COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE,
     COMPOSE_VOLUME, LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_SECRETS,
@@ -204,6 +207,11 @@ pub struct Observed {
     /// The images on the host, by name.
     #[serde(skip)]
     pub images: Images,
+    /// The project's lock is on the engine (another apply is running, or died holding it).
+    #[serde(skip)]
+    pub locked: bool,
+    /// The project's generated secrets on the engine.
+    pub store: crate::deploy::secrets::Store,
 }
 
 impl Observed {
@@ -235,6 +243,12 @@ impl Observed {
                 .map(|n| format!("n {} {}", n.id, n.internal)),
         );
         parts.extend(self.volumes.iter().map(|v| format!("v {v}")));
+        parts.extend(
+            self.store
+                .current
+                .values()
+                .map(|s| format!("s {} {}", s.volume, s.hash)),
+        );
         parts.sort();
         model::sha256_hex(parts.join("\n"))
     }
@@ -248,17 +262,53 @@ pub async fn observe(
     refresh: Refresh,
 ) -> Result<Observed, EngineError> {
     let project = desired.compose.name.as_str();
-    let expected = &desired.expected();
     let mut observed = Observed {
         project: project.to_string(),
         refresh,
         ..Default::default()
     };
-    let all = engine
-        .call("list containers", project, |d| {
-            d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+    let filter = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{COMPOSE_PROJECT}={project}")],
+    )]);
+    // The four lists at once (the images' is the slowest on a host with many); the generated
+    // secrets' store among the volumes gives the content hashes the containers' labels are
+    // compared with.
+    let list_volumes = engine.call("list volumes", project, |d| {
+        d.list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_containers = engine.call("list containers", project, |d| {
+        d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+    });
+    let list_networks = engine.call("list networks", project, |d| {
+        d.list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_images = engine.call("list images", project, |d| {
+        d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
+    });
+    let (volumes, all, networks, images) =
+        futures_util::try_join!(list_volumes, list_containers, list_networks, list_images)?;
+    let volumes = volumes.volumes.unwrap_or_default();
+    observed.images = Images::from_summaries(images);
+    observed.store = secrets::read(project, &volumes, &all);
+    let hashes = secrets::hashes(desired, &observed.store);
+    let expected: &BTreeMap<String, Expected> = &desired
+        .compose
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            let e = Expected {
+                config_hash: svc.labels.get(LABEL_CONFIG_HASH).cloned(),
+                compose_hash: desired.compose_hashes.get(name).cloned(),
+                content: crate::deploy::plan::content_label(svc, &hashes),
+            };
+            (name.clone(), e)
         })
-        .await?;
+        .collect();
     // The names the project's containers have (Compose v2's and v1's, and the container a
     // service says it adopts), to find unmanaged ones.
     let mut ours: HashMap<String, &String> = expected
@@ -278,6 +328,7 @@ pub async fn observe(
             ours.insert(name.clone(), svc);
         }
     }
+    observed.locked = crate::deploy::lock::listed(&all, project);
     let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
@@ -314,7 +365,10 @@ pub async fn observe(
                     .containers
                     .push(mapping::from_list(&desired.compose, c));
             } else {
-                to_inspect.push(c.id.clone().unwrap_or_default());
+                to_inspect.push((
+                    c.id.clone().unwrap_or_default(),
+                    c.image_id.clone().unwrap_or_default(),
+                ));
             }
             continue;
         }
@@ -329,31 +383,49 @@ pub async fn observe(
             });
         }
     }
-    let inspected: Vec<bollard::models::ContainerInspectResponse> =
-        futures_util::stream::iter(to_inspect.iter().map(|id| {
-            engine.call("inspect container", id, move |d| {
-                d.inspect_container(id, None::<InspectContainerOptions>)
-            })
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let images: BTreeSet<String> = inspected.iter().filter_map(|c| c.image.clone()).collect();
-    let image_defaults: HashMap<String, ImageDefaults> =
-        futures_util::stream::iter(images.into_iter().map(|id| async move {
-            let img = engine
-                .call("inspect image", &id, |d| d.inspect_image(&id))
-                .await;
-            let defaults = match img {
+    // Every inspect at once (bounded): the containers', and the images' they were made from
+    // (named by the list), whose values are not drift.
+    let images: BTreeSet<String> = to_inspect.iter().map(|(_, image)| image.clone()).collect();
+    let inspect_containers = futures_util::stream::iter(to_inspect.iter().map(|(id, _)| {
+        engine.call("inspect container", id, move |d| {
+            d.inspect_container(id, None::<InspectContainerOptions>)
+        })
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<Vec<bollard::models::ContainerInspectResponse>>();
+    let inspect_images = futures_util::stream::iter(images.into_iter().map(|id| async move {
+        let img = engine
+            .call("inspect image", &id, |d| d.inspect_image(&id))
+            .await;
+        let defaults = match img {
+            Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
+            Err(e) if e.status() == Some(404) => ImageDefaults::default(),
+            Err(e) => return Err(e),
+        };
+        Ok((id, defaults))
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<HashMap<String, ImageDefaults>>();
+    let (inspected, mut image_defaults) =
+        futures_util::try_join!(inspect_containers, inspect_images)?;
+    // An image the list did not name (it changed meanwhile) is inspected now.
+    for c in &inspected {
+        if let Some(id) = c
+            .image
+            .as_ref()
+            .filter(|i| !image_defaults.contains_key(*i))
+        {
+            let defaults = match engine
+                .call("inspect image", id, |d| d.inspect_image(id))
+                .await
+            {
                 Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
                 Err(e) if e.status() == Some(404) => ImageDefaults::default(),
                 Err(e) => return Err(e),
             };
-            Ok((id, defaults))
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
+            image_defaults.insert(id.clone(), defaults);
+        }
+    }
     for c in inspected {
         let img = c
             .image
@@ -371,17 +443,6 @@ pub async fn observe(
         .containers
         .sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
 
-    let filter = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{COMPOSE_PROJECT}={project}")],
-    )]);
-    let networks = engine
-        .call("list networks", project, |d| {
-            d.list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
     for n in networks {
         let labels = n.labels.unwrap_or_default();
         let full = n.name.unwrap_or_default();
@@ -424,14 +485,7 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    let volumes = engine
-        .call("list volumes", project, |d| {
-            d.list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in volumes.iter().filter(|v| !secrets::is_store_volume(v)) {
         let short = v
             .labels
             .get(COMPOSE_VOLUME)
@@ -453,12 +507,6 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    let images = engine
-        .call("list images", project, |d| {
-            d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        })
-        .await?;
-    observed.images = Images::from_summaries(images);
     Ok(observed)
 }
 

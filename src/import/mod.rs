@@ -173,7 +173,6 @@ fn compile(spec: &str) -> Result<Compose, String> {
         env_file: None,
         templates: None,
         out: scratch.0.join("compose.yml"),
-        secrets_dir: Some(scratch.0.join("secrets")),
         process_env: BTreeMap::new(),
     });
     match c.output {

@@ -370,14 +370,40 @@ impl Volume {
     }
 }
 
-/// A secret's source: a variable of the environment fedgen deploys from, or a file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A secret's source: a variable of the environment fedgen deploys from, or a file; or (fedgen's
+/// `x-fedgen-generate` extension) random bytes that the first `fedgen apply` makes on the target
+/// engine and keeps there, `environment` then naming the variable `docker compose` would read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// How many random bytes (hex-encoded) to generate on the engine.
+    #[serde(
+        rename = "x-fedgen-generate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub generate: Option<usize>,
+}
+
+impl Secret {
+    /// The variable a generated secret's `environment` names: `FEDGEN_SECRET_` and its name.
+    pub fn generated_variable(name: &str) -> String {
+        let upper: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("FEDGEN_SECRET_{upper}")
+    }
 }
 
 /// Non-secret file content that goes into containers: inline (what a kind generates, an init

@@ -34,6 +34,7 @@ use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping;
 use crate::deploy::plan::Plan;
+use crate::deploy::secrets;
 use crate::deploy::state::Conflict;
 use crate::model::Condition;
 use crate::names;
@@ -247,6 +248,30 @@ pub async fn apply(
         return finish(Report::new(Status::InSync), engine, start);
     }
     let mut report = Report::new(Status::Converged);
+    // Generated secrets the engine does not have yet are made there first (the caller holds the
+    // project's lock, so one value is made, whoever applies).
+    let generated = match secrets::generate_missing(engine, &desired, &plan.store).await {
+        Ok(g) => g,
+        Err(e) => {
+            report.status = Status::EngineFailed;
+            report.reason = Some(desired.redact(&format!(
+                "the engine failed while generating secrets: {e}; nothing else was changed"
+            )));
+            return finish(report, engine, start);
+        }
+    };
+    for g in &generated {
+        progress.step(
+            &g.name,
+            Step::SecretGenerated,
+            &format!("sha256:{}", g.hash),
+        );
+    }
+    report.secrets_generated = generated.iter().map(|g| g.name.clone()).collect();
+    let desired = Arc::new(secrets::attach(
+        &desired,
+        plan.store.current.values().cloned().chain(generated),
+    ));
     let result = converge(engine, &desired, plan, opts, progress, &mut report).await;
     if let Err(e) = result {
         report.status = Status::EngineFailed;
@@ -268,6 +293,10 @@ pub async fn apply(
             "{} did not become ready; their dependants were not started",
             failed.join(", ")
         ));
+    }
+    if report.status == Status::Converged && !plan.store.stale.is_empty() {
+        // Earlier values of rotated secrets, once no container uses them.
+        secrets::remove_unused(engine, &plan.store).await;
     }
     finish(report, engine, start)
 }

@@ -142,6 +142,8 @@ pub struct Report {
     pub networks_removed: Vec<String>,
     pub volumes_created: Vec<String>,
     pub volumes_removed: Vec<String>,
+    /// Generated secrets made on the engine by this apply (their first use there).
+    pub secrets_generated: Vec<String>,
     pub orphans_removed: Vec<String>,
     pub orphans_kept: Vec<String>,
     pub adopted: Vec<String>,
@@ -160,6 +162,7 @@ impl Report {
             networks_removed: vec![],
             volumes_created: vec![],
             volumes_removed: vec![],
+            secrets_generated: vec![],
             orphans_removed: vec![],
             orphans_kept: vec![],
             adopted: vec![],

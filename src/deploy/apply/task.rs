@@ -590,7 +590,17 @@ impl TaskCtx {
             let Some(secret) = desired.compose.secrets.get(&s.source) else {
                 continue;
             };
-            if secret.environment.is_some() {
+            if secret.generate.is_some() {
+                // Bind-mounted from the engine's store (mapping::create_body).
+                if !desired.engine_secrets.contains_key(&s.source) {
+                    return Err(EngineError::Api {
+                        op: "read secret",
+                        object: s.source.clone(),
+                        status: None,
+                        detail: "the generated secret is not on the engine (a fedgen bug: apply makes it first)".into(),
+                    });
+                }
+            } else if secret.environment.is_some() {
                 match desired.secret_value(&s.source) {
                     Some(v) => files.push((s.target.clone(), v)),
                     None => {
