@@ -1,6 +1,6 @@
 //! Remote engines on loopback, for the tests of `ssh://`, `tcp://` and TLS: an sshd of the test's
 //! own on 127.0.0.1 reaching the local engine, a second dockerd with TLS (its own data-root,
-//! exec-root, pidfile, socket, port, containerd namespace; no iptables, no bridge), a plain tcp
+//! exec-root, pidfile, socket, port, containerd namespace, bridge; no iptables), a plain tcp
 //! forwarder to the local socket, and Docker config directories with contexts. Each is stopped
 //! and removed when dropped; none touches the main daemon's configuration.
 
@@ -271,8 +271,11 @@ impl Certs {
 
 /// A second dockerd listening on 127.0.0.1 with `--tlsverify`, beside the main one and sharing
 /// nothing with it: its own data-root, exec-root, pidfile, unix socket (for the test's own docker
-/// CLI calls), containerd namespace and address pool; `--iptables=false --bridge=none`. The
-/// stand-in image is loaded into it. Stopped (its containers removed first) when dropped.
+/// CLI calls), containerd namespace, address pool and default bridge (`fgt` and its port, made
+/// here and deleted when it stops), `--iptables=false`. Not `--bridge=none`: a dockerd started with
+/// it deletes the host's `docker0`, the main daemon's bridge, which broke every container started
+/// on the default network afterwards. The stand-in image is loaded into it. Stopped (its
+/// containers removed first) when dropped.
 pub struct TlsDaemon {
     pub dir: tempfile::TempDir,
     exec_root: tempfile::TempDir,
@@ -280,6 +283,7 @@ pub struct TlsDaemon {
     pub socket: PathBuf,
     pub certs: Certs,
     child: Child,
+    bridge: String,
 }
 
 impl TlsDaemon {
@@ -293,6 +297,28 @@ impl TlsDaemon {
         let socket = d.join("docker.sock");
         let ns = format!("fedgen-t-{}-{port}", std::process::id());
         let pool = address_pool();
+        let docker0 = || {
+            Command::new("ip")
+                .args(["link", "show", "docker0"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let had_docker0 = docker0();
+        let bridge = format!("fgt{port}");
+        let second = pool.split('.').nth(1).unwrap().to_string();
+        for args in [
+            vec!["link", "add", "name", &bridge, "type", "bridge"],
+            vec![
+                "addr",
+                "add",
+                &format!("10.{second}.255.1/24"),
+                "dev",
+                &bridge,
+            ],
+            vec!["link", "set", &bridge, "up"],
+        ] {
+            run(Command::new("ip").args(&args));
+        }
         let c = &certs.dir;
         let log = d.join("dockerd.log");
         let child = Command::new("dockerd")
@@ -310,12 +336,8 @@ impl TlsDaemon {
             .arg(format!("--tlscacert={}", c.join("ca.pem").display()))
             .arg(format!("--tlscert={}", c.join("server-cert.pem").display()))
             .arg(format!("--tlskey={}", c.join("server-key.pem").display()))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ])
+            .arg(format!("--bridge={bridge}"))
+            .args(["--iptables=false", "--ip6tables=false", "--ip-masq=false"])
             .args(["--containerd-namespace", &ns])
             .args(["--containerd-plugins-namespace", &format!("{ns}p")])
             .args(["--default-address-pool", &format!("base={pool},size=24")])
@@ -331,6 +353,7 @@ impl TlsDaemon {
             socket,
             certs,
             child,
+            bridge,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -348,6 +371,10 @@ impl TlsDaemon {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        assert!(
+            !had_docker0 || docker0(),
+            "the TLS dockerd removed the main daemon's docker0"
+        );
         // The stand-in image, from the main engine.
         let mut save = Command::new("docker")
             .args(["save", "fedgen-test/busybox:1"])
@@ -416,6 +443,9 @@ impl Drop for TlsDaemon {
                 d = self.dir.path().display(),
                 x = self.exec_root.path().display()
             ))
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
             .status();
     }
 }
