@@ -5,6 +5,7 @@
 //! [`validate::check`] (cross-references, derived topology) -> [`render`] (templates + policies)
 //! -> [`validate::policies`] (invariants of the output) -> [`emit`] (bytes, atomic write).
 //! Every stage collects all of its problems before the pipeline stops, so one run reports all.
+//! For the swarm target, [`swarm`] turns the validated model into a stack file before [`emit`].
 
 pub mod emit;
 pub mod env;
@@ -13,6 +14,7 @@ pub mod kinds;
 pub mod probe;
 pub mod render;
 pub mod spec;
+pub mod swarm;
 pub mod validate;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Sources};
@@ -31,13 +33,23 @@ pub struct Input {
     /// Where `generate:` secrets live; `None`: `$XDG_STATE_HOME/fedgen/<project>/secrets`.
     pub secrets_dir: Option<PathBuf>,
     pub process_env: BTreeMap<String, String>,
+    /// What to write; `None`: the spec's `target:`, else a compose file.
+    pub target: Option<Target>,
+    /// Make missing `generate:` secrets before naming swarm secrets by their content (a swarm
+    /// build that writes its file; `--check` writes nothing and reports them missing).
+    pub make_generated: bool,
 }
+
+pub use crate::model::swarm::Target;
 
 /// A successful compilation.
 #[derive(Debug)]
 pub struct Output {
     pub compose: Compose,
-    /// The compose file's exact bytes.
+    /// What was written, and for the swarm target the stack it was written from.
+    pub target: Target,
+    pub swarm: Option<crate::model::swarm::Stack>,
+    /// The file's exact bytes.
     pub yaml: String,
     /// `generate:` secrets to make before the file is used: (directory, name, bytes).
     pub generated: Vec<(PathBuf, String, usize)>,
@@ -116,19 +128,29 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         out_dir: parent_dir(&input.out),
         secrets_dir: secrets_dir.clone(),
     };
+    let target = input
+        .target
+        .or(spec.target.as_ref().map(|t| t.value))
+        .unwrap_or_default();
+    if target == Target::Compose {
+        swarm::check_compose(&stack, diags);
+    }
     let (compose, kind_sources) = render::render(&stack, &env, source, sources, &paths, diags)?;
     validate::policies(&compose, &kind_sources, diags);
     let mut generated = Vec::new();
     for (name, decl) in &spec.secrets {
         match &decl.source {
             spec::SecretSource::Generate(n) => generated.push((secrets_dir.clone(), name.clone(), *n)),
-            spec::SecretSource::Env(var) if env.get(var).is_none() => diags.push(
+            spec::SecretSource::Env(var) if env.get(var).is_none() && target == Target::Compose => diags.push(
                 Diagnostic::warning(Code::SecretUnset, format!("secret `{name}` reads `{var}`, which is not set now"))
                     .at(decl.name.span)
                     .hint(format!("the file is fine; `{var}` must be set in the environment of `fedgen apply` or `docker compose up`")),
             ),
             _ => {}
         }
+    }
+    if target == Target::Swarm {
+        return swarm_output(input, &stack, &env, compose, generated, &spec_sha, diags);
     }
     let yaml = emit::to_yaml(&compose, &input.spec.display().to_string(), &spec_sha);
     // The file must read back as the same model: a check on the emitter and on the model's types.
@@ -149,6 +171,59 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     }
     Some(Output {
         compose,
+        target,
+        swarm: None,
+        yaml,
+        generated,
+    })
+}
+
+/// The swarm target's output: the stack file, with its secrets named by their content.
+fn swarm_output(
+    input: &Input,
+    stack: &validate::Stack,
+    env: &env::Env,
+    compose: Compose,
+    generated: Vec<(PathBuf, String, usize)>,
+    spec_sha: &str,
+    diags: &mut Diagnostics,
+) -> Option<Output> {
+    if diags.has_errors() {
+        return None;
+    }
+    if input.make_generated {
+        for (dir, name, bytes) in &generated {
+            if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
+                diags.push(Diagnostic::error(
+                    Code::SwarmSecretUnknown,
+                    format!(
+                        "cannot create generated secret `{name}` in {}: {e}",
+                        dir.display()
+                    ),
+                ));
+                return None;
+            }
+        }
+    }
+    let stack_file = swarm::convert(&compose, stack, env, &parent_dir(&input.out), diags)?;
+    let yaml = emit::swarm_to_yaml(&stack_file, &input.spec.display().to_string(), spec_sha);
+    if cfg!(debug_assertions) {
+        match crate::model::swarm::Stack::from_yaml(&yaml) {
+            Ok(back) if back == stack_file => {}
+            Ok(_) => diags.push(Diagnostic::error(
+                Code::Internal,
+                "the emitted stack file does not read back as the same model (a fedgen bug)",
+            )),
+            Err(e) => diags.push(Diagnostic::error(
+                Code::Internal,
+                format!("the emitted stack file does not read back: {e} (a fedgen bug)"),
+            )),
+        }
+    }
+    Some(Output {
+        compose,
+        target: Target::Swarm,
+        swarm: Some(stack_file),
         yaml,
         generated,
     })
@@ -198,6 +273,8 @@ mod tests {
             out: dir.path().join("out.yml"),
             secrets_dir: Some(dir.path().join("s")),
             process_env: BTreeMap::new(),
+            target: None,
+            make_generated: false,
         });
         let errors: Vec<String> = c
             .diags

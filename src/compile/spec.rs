@@ -38,6 +38,8 @@ pub struct Spec {
     pub networks: IndexMap<String, NetworkDecl>,
     pub volumes: IndexMap<String, VolumeDecl>,
     pub services: IndexMap<String, ServiceSpec>,
+    /// What `fedgen build` writes unless `--target` says: a compose file or a swarm stack file.
+    pub target: Option<Spanned<crate::model::swarm::Target>>,
 }
 
 /// A volume the stack declares: one of its own, or an existing one (`external`, `name`).
@@ -170,6 +172,8 @@ pub struct ServiceSpec {
     pub shm_size: Option<Spanned<Bytes>>,
     /// Which of the kind's image families the image belongs to, when its name does not say.
     pub image_family: Option<Spanned<String>>,
+    /// How many copies run (swarm target only; a compose project runs one).
+    pub replicas: Option<Spanned<u64>>,
     /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
     pub params: IndexMap<String, (Span, serde_json::Value)>,
 }
@@ -183,6 +187,7 @@ pub const TOP_KEYS: &[&str] = &[
     "networks",
     "volumes",
     "services",
+    "target",
 ];
 pub const DEFAULT_KEYS: &[&str] = &[
     "restart",
@@ -227,6 +232,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cap_add",
     "shm_size",
     "image_family",
+    "replicas",
 ];
 const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
 
@@ -582,6 +588,7 @@ impl Reader<'_> {
             networks: IndexMap::new(),
             volumes: IndexMap::new(),
             services: IndexMap::new(),
+            target: None,
         };
         let Some(map) = root.as_mapping() else {
             return spec;
@@ -599,6 +606,20 @@ impl Reader<'_> {
                     .at(Span::new(self.source, 1, 1, 1))
                     .hint("add `name: my-stack`: it becomes the Compose project name"),
             ),
+        }
+        if let Some(n) = map.get_node("target") {
+            if let Some(t) = self.string(n, "`target`") {
+                match t.value.parse() {
+                    Ok(target) => spec.target = Some(Spanned::new(target, t.span)),
+                    Err(()) => self.diags.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`target` is `compose` or `swarm`, not `{}`", t.value),
+                        )
+                        .at(t.span),
+                    ),
+                }
+            }
         }
         if let Some(n) = map.get_node("allow_latest") {
             spec.allow_latest = self.bool(n, "`allow_latest`").unwrap_or(false);
@@ -1189,6 +1210,7 @@ impl Reader<'_> {
             cap_add: Vec::new(),
             shm_size: None,
             image_family: None,
+            replicas: None,
             params: IndexMap::new(),
         };
         if m.get_node("image").is_none() {
@@ -1265,6 +1287,15 @@ impl Reader<'_> {
                 "cap_add" => svc.cap_add = self.strings(n, "`cap_add`"),
                 "shm_size" => svc.shm_size = self.unit(n, "`shm_size`"),
                 "image_family" => svc.image_family = self.string(n, "`image_family`"),
+                "replicas" => {
+                    svc.replicas = self.number::<u64>(n, "`replicas`", "a whole number");
+                    if svc.replicas.as_ref().is_some_and(|r| r.value == 0) {
+                        self.diags.push(
+                            Diagnostic::error(Code::InvalidValue, "`replicas` must be at least 1")
+                                .at(self.span(n)),
+                        );
+                    }
+                }
                 other if other.starts_with("x-") => {}
                 other => {
                     let value = self.json(n);
