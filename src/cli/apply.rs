@@ -13,7 +13,7 @@ use crate::deploy::session::{self, PlanDocument, SavedPlan};
 use crate::deploy::state::Refresh;
 use crate::exit;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
@@ -58,6 +58,10 @@ pub struct ApplyArgs {
     /// plan is checked at the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
+    /// compose: a project on one Docker host; swarm: a stack on a swarm, through the Swarm API
+    /// (the file says which; this checks it).
+    #[arg(long, value_enum)]
+    pub target: Option<crate::model::swarm::Target>,
 }
 
 pub fn run(args: &ApplyArgs) -> i32 {
@@ -76,6 +80,14 @@ pub fn run(args: &ApplyArgs) -> i32 {
         .clone()
         .or_else(|| saved.as_ref().map(|s| s.file.clone()))
         .unwrap_or_else(|| PathBuf::from("docker-compose.microservices.yml"));
+    match super::file_target(&file, args.target) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+        Ok(crate::model::swarm::Target::Swarm) => return run_swarm(args, saved, file),
+        Ok(_) => {}
+    }
     let desired = match Desired::load(&file, args.env_file.as_deref()) {
         Ok(d) => Arc::new(d),
         Err(e) => {
@@ -198,21 +210,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
     };
     let result = rt.block_on(async {
         // SIGINT or SIGTERM: finish the steps under way, start nothing new, report.
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            flag.store(true, Ordering::SeqCst);
-            if !json {
-                eprintln!("interrupted: finishing the steps under way, starting nothing new");
-            }
-        });
+        super::on_signal(interrupted.clone(), !json);
         ap::apply(
             &engine,
             desired.clone(),
@@ -230,14 +228,149 @@ pub fn run(args: &ApplyArgs) -> i32 {
         v["version"] = 1.into();
         println!("{}", desired.redact(&v.to_string()));
     } else {
-        eprint!("{}", desired.redact(&summary(&result)));
+        eprint!("{}", desired.redact(&summary(&result, false)));
+    }
+    result.exit_code()
+}
+
+/// `fedgen apply --target swarm`: the stack converged through the Swarm API, with the same
+/// lock, saved plans, dry run, progress, report and exit codes as on one host.
+fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
+    use crate::deploy::swarm::{apply as swarm_apply, session as swarm_session, SwarmDesired};
+    let desired = match SwarmDesired::load(&file, args.env_file.as_deref()) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let json = args.output == Format::Json;
+    let rt = super::runtime();
+    let stack = desired.stack.fedgen.stack.clone();
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match ProjectLock::acquire(
+            &engine::configured_host(),
+            &stack,
+            std::time::Instant::now() + args.timeout,
+            |holder| {
+                eprintln!("waiting for another apply of stack {stack} (pid {holder}) to finish")
+            },
+        ) {
+            Ok(l) => Some(l),
+            Err(LockError::Busy { holder, path }) => {
+                eprintln!(
+                    "error: another apply of stack {stack} (pid {holder}) still holds {} after {:?}",
+                    path.display(),
+                    args.timeout
+                );
+                return exit::REFUSED;
+            }
+            Err(LockError::Io(e)) => {
+                eprintln!("error: {e}");
+                return exit::INVALID;
+            }
+        }
+    };
+    let (engine, mut sp) = match rt.block_on(swarm_session::connect_and_plan(&desired)) {
+        Ok(r) => r,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
+    // Images the node does not have are pulled first (a registry image), then the plan is made
+    // again; an image that cannot be pulled is refused by the pre-flight.
+    if saved.is_none() && !args.dry_run && sp.plan.preflight.iter().any(|p| p.image_missing) {
+        let pulled = rt.block_on(async {
+            let _ = preflight::pull_missing(&engine, &sp.plan).await;
+            swarm_session::plan_with(&engine, &desired).await
+        });
+        match pulled {
+            Ok(p) => sp = p,
+            Err(e) => {
+                super::engine_error(&e, &desired);
+                return exit::INVALID;
+            }
+        }
+    }
+    if let Some(saved) = &saved {
+        if let Some(why) = saved.stale(&file, &sp.plan) {
+            eprintln!(
+                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
+                args.plan
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            return exit::REFUSED;
+        }
+    }
+    if args.dry_run {
+        if json {
+            let doc = PlanDocument {
+                plan: &sp.plan,
+                engine: engine.host(),
+                api_calls: engine.calls(),
+                file: file.display().to_string(),
+                file_sha256: session::file_sha256(&file),
+            };
+            println!("{}", doc.to_json(&desired));
+        } else {
+            print!(
+                "{}",
+                swarm_session::text(&sp, &desired, engine.host(), report::Style::detect())
+            );
+        }
+        return if sp.plan.in_sync {
+            exit::OK
+        } else {
+            exit::CHANGES_PENDING
+        };
+    }
+    if !json && !sp.plan.in_sync {
+        let style = report::Style {
+            color: false,
+            diffs: false,
+        };
+        eprintln!(
+            "{}",
+            swarm_session::text(&sp, &desired, engine.host(), style)
+        );
+    }
+    let shown = progress::for_output(json);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let opts = Options {
+        prune: args.prune,
+        prune_volumes: args.prune_volumes,
+        adopt: args.adopt,
+        force: args.force,
+        timeout: args.timeout,
+        rollback: !args.no_rollback,
+        interrupted: interrupted.clone(),
+    };
+    let result = rt.block_on(async {
+        super::on_signal(interrupted.clone(), !json);
+        swarm_apply::apply(&engine, desired.clone(), &sp, &opts, shown.clone()).await
+    });
+    shown.finish();
+    let redact = |t: &str| crate::deploy::report::Redactor::redact(&desired, t);
+    if json {
+        let mut v = serde_json::to_value(&result).expect("the report serializes");
+        v["event"] = "report".into();
+        v["version"] = 1.into();
+        v["target"] = "swarm".into();
+        println!("{}", redact(&v.to_string()));
+    } else {
+        eprint!("{}", redact(&summary(&result, true)));
     }
     result.exit_code()
 }
 
 /// The report for people: one line for the outcome, then what failed with its last health
 /// output and logs, what changed and what was not started.
-fn summary(r: &Report) -> String {
+fn summary(r: &Report, swarm: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     match r.status {
@@ -251,12 +384,14 @@ fn summary(r: &Report) -> String {
         Status::Converged => {
             let _ = writeln!(
                 out,
-                "Converged in {:.1}s: {} created, {} recreated, {} updated in place, {} started, {} unchanged ({} API calls, {} changing).",
+                "Converged in {:.1}s: {} created, {} recreated, {} updated{}, {} {}, {} unchanged ({} API calls, {} changing).",
                 r.elapsed_ms as f64 / 1000.0,
                 r.count(Outcome::Created),
                 r.count(Outcome::Recreated),
                 r.count(Outcome::Updated),
+                if swarm { " (rolling)" } else { " in place" },
                 r.count(Outcome::Started),
+                if swarm { "with their tasks replaced" } else { "started" },
                 r.count(Outcome::Unchanged),
                 r.api_calls,
                 r.mutating_calls
@@ -274,8 +409,13 @@ fn summary(r: &Report) -> String {
     for s in r.services.iter().filter(|s| s.result.failed()) {
         let _ = writeln!(
             out,
-            "\n  {} failed: {}",
+            "\n  {}{}: {}",
             s.service,
+            match s.error.as_deref() {
+                // Ready, then put back because another service failed.
+                Some(e) if e.starts_with("rolled back") => "",
+                _ => " failed",
+            },
             s.error.as_deref().unwrap_or("")
         );
         if let Some(o) = &s.last_health_output {
@@ -318,6 +458,21 @@ fn summary(r: &Report) -> String {
             } else {
                 not_done.join(", ")
             }
+        );
+    }
+    if !r.objects_created.is_empty() || !r.objects_removed.is_empty() {
+        let list = |v: &Vec<String>| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  secrets and configs: made {}; removed {}",
+            list(&r.objects_created),
+            list(&r.objects_removed)
         );
     }
     if !r.orphans_kept.is_empty() {

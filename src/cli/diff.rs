@@ -34,9 +34,21 @@ pub struct DiffArgs {
     /// restart policy, limits; and changed aliases); fast reads the container list only.
     #[arg(long, value_enum, default_value = "full")]
     pub refresh: Refresh,
+    /// compose: a project on one Docker host; swarm: a stack on a swarm (the file says which;
+    /// this checks it).
+    #[arg(long, value_enum)]
+    pub target: Option<crate::model::swarm::Target>,
 }
 
 pub fn run(args: &DiffArgs) -> i32 {
+    match super::file_target(&args.file, args.target) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+        Ok(crate::model::swarm::Target::Swarm) => return run_swarm(args),
+        Ok(_) => {}
+    }
     let desired = match Desired::load(&args.file, args.env_file.as_deref()) {
         Ok(d) => d,
         Err(e) => {
@@ -73,6 +85,50 @@ pub fn run(args: &DiffArgs) -> i32 {
         ),
     }
     if plan.in_sync {
+        exit::OK
+    } else {
+        exit::CHANGES_PENDING
+    }
+}
+
+/// `fedgen diff --target swarm`: the stack file against the swarm's services.
+fn run_swarm(args: &DiffArgs) -> i32 {
+    use crate::deploy::swarm::{session as swarm_session, SwarmDesired};
+    let desired = match SwarmDesired::load(&args.file, args.env_file.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let (engine, sp) = match super::runtime().block_on(swarm_session::connect_and_plan(&desired)) {
+        Ok(r) => r,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
+    let doc = PlanDocument {
+        plan: &sp.plan,
+        engine: engine.host(),
+        api_calls: engine.calls(),
+        file: args.file.display().to_string(),
+        file_sha256: session::file_sha256(&args.file),
+    };
+    if let Some(out) = &args.out {
+        if let Err(e) = emit::write_atomic(out, doc.to_json(&desired).as_bytes()) {
+            eprintln!("error: cannot write the plan to {}: {e}", out.display());
+            return exit::INVALID;
+        }
+    }
+    match args.output {
+        Format::Json => println!("{}", doc.to_json(&desired)),
+        Format::Text => print!(
+            "{}",
+            swarm_session::text(&sp, &desired, engine.host(), report::Style::detect())
+        ),
+    }
+    if sp.plan.in_sync {
         exit::OK
     } else {
         exit::CHANGES_PENDING

@@ -76,7 +76,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Prints an engine error with its hint, scrubbed of secret values.
-fn engine_error(e: &crate::deploy::engine::EngineError, desired: &crate::deploy::desired::Desired) {
+fn engine_error(
+    e: &crate::deploy::engine::EngineError,
+    desired: &impl crate::deploy::report::Redactor,
+) {
     eprintln!("error: {}", desired.redact(&e.to_string()));
     if let Some(h) = e.hint() {
         eprintln!("  = hint: {h}");
@@ -87,4 +90,50 @@ fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<crate::units::Duration>()
         .map(crate::units::Duration::to_std)
         .map_err(|_| format!("`{s}` is not a duration (e.g. 300s, 5m)"))
+}
+
+/// The target of a file `diff` or `apply` reads: what it is (a swarm stack file has `version:` and
+/// `x-fedgen`, no `name:`), checked against `--target` when given. Unreadable: left to the
+/// loader, which says so.
+fn file_target(
+    file: &std::path::Path,
+    asked: Option<crate::model::swarm::Target>,
+) -> Result<crate::model::swarm::Target, String> {
+    use crate::model::swarm::Target;
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(asked.unwrap_or_default());
+    };
+    let is = if crate::deploy::swarm::is_stack_file(&text) {
+        Target::Swarm
+    } else {
+        Target::Compose
+    };
+    match asked {
+        Some(t) if t != is => Err(format!(
+            "{} is a {} file, not a {} file: build it with `fedgen build --target {}`, or drop --target",
+            file.display(),
+            is.as_str(),
+            t.as_str(),
+            t.as_str()
+        )),
+        _ => Ok(is),
+    }
+}
+
+/// Sets `interrupted` on SIGINT or SIGTERM (apply finishes the steps under way, starts nothing).
+fn on_signal(interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>, say: bool) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+        if say {
+            eprintln!("interrupted: finishing the steps under way, starting nothing new");
+        }
+    });
 }

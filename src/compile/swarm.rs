@@ -257,7 +257,16 @@ pub fn convert(
                 working_dir: svc.working_dir.clone(),
                 environment: svc.environment.clone(),
                 healthcheck: svc.healthcheck.clone(),
-                networks: svc.networks.clone(),
+                // The engine adds the service's own name to its aliases on every network.
+                networks: svc
+                    .networks
+                    .iter()
+                    .map(|(n, net)| {
+                        let mut net = net.clone();
+                        net.aliases.retain(|a| a != name);
+                        (n.clone(), net)
+                    })
+                    .collect(),
                 ports,
                 volumes,
                 secrets: svc

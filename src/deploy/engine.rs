@@ -16,6 +16,13 @@ pub enum EngineError {
         detail: String,
         hint: String,
     },
+    /// The engine answers but cannot run a swarm stack (not in swarm mode, or not a manager).
+    #[error("the Docker engine at {host} {detail}")]
+    NotSwarm {
+        host: String,
+        detail: String,
+        hint: String,
+    },
     #[error("{op} {object}: {detail}")]
     Api {
         op: &'static str,
@@ -28,7 +35,9 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> Option<&str> {
         match self {
-            EngineError::Unreachable { hint, .. } => Some(hint),
+            EngineError::Unreachable { hint, .. } | EngineError::NotSwarm { hint, .. } => {
+                Some(hint)
+            }
             EngineError::Api { .. } => None,
         }
     }
@@ -37,7 +46,7 @@ impl EngineError {
     pub fn status(&self) -> Option<u16> {
         match self {
             EngineError::Api { status, .. } => *status,
-            EngineError::Unreachable { .. } => None,
+            EngineError::Unreachable { .. } | EngineError::NotSwarm { .. } => None,
         }
     }
 }

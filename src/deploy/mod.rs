@@ -6,6 +6,7 @@
 //! with a unified diff, or versioned JSON) and [`apply`] (the rollout). [`session`] ties
 //! connect, lock and plan together for the commands; [`lock`] serializes applies; [`preflight`]
 //! checks, before anything changes, that each new container's image can run its healthcheck.
+//! [`swarm`] does the same for a stack on a swarm, through the Swarm API.
 
 pub mod apply;
 pub mod desired;
@@ -18,3 +19,4 @@ pub mod preflight;
 pub mod report;
 pub mod session;
 pub mod state;
+pub mod swarm;

@@ -8,6 +8,25 @@ use crate::deploy::plan::{Action, Origin, Plan};
 use crate::deploy::state::Refresh;
 use std::fmt::Write as _;
 
+/// What scrubs an output of the secret values a file's environment knows (a compose file's
+/// [`Desired`], a swarm stack file's desired side).
+pub trait Redactor {
+    /// `text` with every known secret value replaced by `***`.
+    fn redact(&self, text: &str) -> String;
+}
+
+impl<T: Redactor + ?Sized> Redactor for std::sync::Arc<T> {
+    fn redact(&self, text: &str) -> String {
+        (**self).redact(text)
+    }
+}
+
+impl Redactor for Desired {
+    fn redact(&self, text: &str) -> String {
+        Desired::redact(self, text)
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -45,7 +64,7 @@ fn origin_text(o: Option<Origin>) -> &'static str {
     }
 }
 
-pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String {
+pub fn text(plan: &Plan, desired: &impl Redactor, host: &str, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Project {} on {host}", plan.project);
     if plan.refresh == Refresh::Fast {
@@ -159,12 +178,24 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             o.container
         );
     }
+    for o in &plan.objects_create {
+        let _ = writeln!(out, "  {} {o}", style.paint("32", "+"));
+    }
+    for o in &plan.objects_unused {
+        let _ = writeln!(
+            out,
+            "    {o} is no longer read (an older content; removed once the rollout converged)"
+        );
+    }
     for v in &plan.volumes_missing {
         let _ = writeln!(
             out,
             "  {} volume {v} is external (it must exist) but is not on the host; apply refuses",
             style.paint("31", "!")
         );
+    }
+    for r in &plan.refusals {
+        let _ = writeln!(out, "  {} {r}; apply refuses", style.paint("31", "!"));
     }
     for p in &plan.preflight {
         let _ = writeln!(out, "  {} pre-flight: {p}", style.paint("31", "!"));
@@ -187,10 +218,12 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             "In sync: the host runs exactly the file.".to_string()
         } else {
             format!(
-                "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s).",
+                "Plan: {} to create, {} to recreate, {} to update {}, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s).",
                 plan.count(Action::Create),
                 plan.count(Action::Recreate),
                 plan.count(Action::Update),
+                // A swarm replaces a service's tasks one by one; one host changes its container.
+                if plan.target.is_some() { "(rolling)" } else { "in place" },
                 plan.count(Action::Start),
                 plan.count(Action::Unchanged),
                 plan.networks_create.len() + plan.networks_recreate.len(),

@@ -59,7 +59,7 @@ pub struct PlanDocument<'a> {
 
 impl PlanDocument<'_> {
     /// Pretty JSON, scrubbed of every secret value the file's environment knows.
-    pub fn to_json(&self, desired: &Desired) -> String {
+    pub fn to_json(&self, desired: &impl crate::deploy::report::Redactor) -> String {
         desired.redact(&serde_json::to_string_pretty(self).expect("the plan serializes"))
     }
 }
