@@ -486,6 +486,20 @@ async fn run_service(
 ) -> Result<(Gate, ServiceResult), EngineError> {
     let name = &sp.name;
     let d = &r.desired;
+    // An unchanged service waits for nothing: it runs, and its dependants may rely on it.
+    if sp.action == Action::Unchanged {
+        let svc = &d.stack.services[name];
+        let gate = if svc.deploy.mode == Mode::ReplicatedJob {
+            Gate::Completed
+        } else if svc.healthcheck.is_some() {
+            Gate::Healthy
+        } else {
+            Gate::Started
+        };
+        let mut res = ServiceResult::new(name, Outcome::Unchanged);
+        res.container = Some(d.stack.service_name(name));
+        return Ok((gate, res));
+    }
     let deps = d.stack.fedgen.uses.get(name).cloned().unwrap_or_default();
     for dep in &deps {
         let Some(rx) = r.gates.get(dep) else { continue };
@@ -529,19 +543,7 @@ async fn run_service(
     }
     let e = &r.engine;
     let (id, done) = match sp.action {
-        Action::Unchanged => {
-            let svc = &d.stack.services[name];
-            let gate = if svc.deploy.mode == Mode::ReplicatedJob {
-                Gate::Completed
-            } else if svc.healthcheck.is_some() {
-                Gate::Healthy
-            } else {
-                Gate::Started
-            };
-            let mut res = ServiceResult::new(name, Outcome::Unchanged);
-            res.container = Some(full);
-            return Ok((gate, res));
-        }
+        Action::Unchanged => unreachable!("answered before the wait"),
         Action::Create => {
             r.step(name, Step::Creating, "");
             let spec = r.spec(name, 0);

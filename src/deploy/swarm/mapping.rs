@@ -187,6 +187,9 @@ pub fn service_spec(stack: &Stack, name: &str, ids: &ObjectIds, base_dir: &Path)
         configs: Some(configs),
         capability_add: (!svc.cap_add.is_empty()).then(|| svc.cap_add.clone()),
         capability_drop: (!svc.cap_drop.is_empty()).then(|| svc.cap_drop.clone()),
+        // `docker stack deploy` sends an empty one: the same here, or a deploy of the same file
+        // after fedgen's apply would find the task template changed and replace every task.
+        privileges: Some(Default::default()),
         ..Default::default()
     };
     let d = &svc.deploy;
