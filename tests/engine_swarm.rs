@@ -226,6 +226,47 @@ fn the_standin_stack_deploys_healthy_reaches_what_it_uses_and_a_second_apply_cha
     let diff = s.run(&swarm, "diff", &[], &[]);
     assert_eq!(diff.status.code(), Some(0), "{}", describe(&diff));
     assert_no_secret_value(&diff);
+    // Drift made by hand is named, and a saved plan is refused once the swarm changed.
+    let plan = s.dir.path().join("plan.json");
+    let saved = s.run(&swarm, "diff", &["--out", plan.to_str().unwrap()], &[]);
+    assert_eq!(saved.status.code(), Some(0), "{}", describe(&saved));
+    let scaled = swarm.docker(&[
+        "service",
+        "scale",
+        "-d",
+        &format!("{}=2", s.service("redis")),
+    ]);
+    assert!(scaled.status.success(), "{}", describe(&scaled));
+    let stale = swarm
+        .fedgen()
+        .arg("apply")
+        .arg(&plan)
+        .arg("--env")
+        .arg(&s.env)
+        .output()
+        .unwrap();
+    assert_eq!(stale.status.code(), Some(4), "{}", describe(&stale));
+    assert!(text(&stale.stderr).contains("the host changed since the plan was saved"));
+    let diff = s.run(&swarm, "diff", &["--output", "json"], &[]);
+    assert_eq!(diff.status.code(), Some(2), "{}", describe(&diff));
+    let redis = json_report(&diff)["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "redis")
+        .cloned()
+        .unwrap();
+    assert_eq!(redis["origin"], "drift", "{redis}");
+    assert_eq!(redis["changes"][0]["field"], "replicas", "{redis}");
+    assert_eq!(redis["changes"][0]["in_place"], true, "{redis}");
+    let fixed = s.run(&swarm, "apply", &["--output", "json"], &[]);
+    assert_eq!(
+        outcomes(&json_report(&fixed))["redis"],
+        "updated",
+        "{}",
+        describe(&fixed)
+    );
+    wait_in_sync(&swarm, &s, Duration::from_secs(30));
 }
 
 #[test]

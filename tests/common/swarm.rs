@@ -64,6 +64,7 @@ impl SwarmDaemon {
                 "{tool} is missing: scripts/prepare-test-env.sh installs it"
             );
         }
+        sweep_stale();
         let mut rnd = [0u8; 3];
         getrandom(&mut rnd);
         let id = format!(
@@ -290,6 +291,38 @@ impl Drop for SwarmDaemon {
         let _ = std::fs::remove_dir_all(&self.exec_root);
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = run(Command::new("ip").args(["netns", "del", &self.netns]));
+    }
+}
+
+/// Removes what a test killed before its guard ran (SIGKILL, a power cut) left: a namespace whose
+/// daemon is gone, with its directories, if it is older than any test now running could be.
+fn sweep_stale() {
+    let list = run(Command::new("ip").args(["netns", "list"]));
+    for line in text(&list.stdout).lines() {
+        let Some(netns) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(id) = netns.strip_prefix("fgsw-") else {
+            continue;
+        };
+        let dir = PathBuf::from(format!("/tmp/fgsw-{id}"));
+        let old = std::fs::metadata(&dir)
+            .and_then(|m| m.modified())
+            .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600))
+            .unwrap_or(true);
+        let pid = std::fs::read_to_string(dir.join("docker.pid")).unwrap_or_default();
+        let alive = !pid.trim().is_empty()
+            && std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+        if old && !alive {
+            drop(SwarmDaemon {
+                id: id.to_string(),
+                netns: netns.to_string(),
+                exec_root: PathBuf::from(format!("/tmp/fgx-{id}")),
+                host: format!("unix://{}/docker.sock", dir.display()),
+                dir,
+                child: None,
+            });
+        }
     }
 }
 

@@ -43,6 +43,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// Why a service that was not ready yet stopped waiting: another one failed.
+const STOPPED: &str = "stopped waiting: another service failed";
+
 /// What a service's dependants wait on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Gate {
@@ -618,8 +621,13 @@ async fn run_service(
     );
     res.container = Some(full);
     if let Some(f) = failure {
-        r.abort.store(true, Ordering::SeqCst);
-        r.step(name, Step::Failed, &f.why);
+        if f.why == STOPPED {
+            // Stopped because another service failed: not its own failure.
+            r.step(name, Step::Skipped, "another service failed");
+        } else {
+            r.abort.store(true, Ordering::SeqCst);
+            r.step(name, Step::Failed, &f.why);
+        }
         res.error = Some(d.redact(&f.why));
         res.last_health_output = f.output.map(|o| d.redact(&o));
         res.log_tail = f.logs.iter().map(|l| d.redact(l)).collect();
@@ -776,15 +784,48 @@ async fn wait_gate(
                 "paused" | "rollback_started" | "rollback_paused" | "rollback_completed"
             )
         {
+            // The failed task is not of the current spec any more: listed without the
+            // `_up-to-date` filter, for its error and its container's last words.
+            let all = e
+                .call("list tasks", id, |d| {
+                    d.list_tasks(Some(
+                        ListTasksOptionsBuilder::default()
+                            .filters(&HashMap::from([(
+                                "service".to_string(),
+                                vec![id.to_string()],
+                            )]))
+                            .build(),
+                    ))
+                })
+                .await?;
+            let failed: Vec<&bollard::models::Task> = all
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        state_of(t),
+                        Some(TaskState::FAILED) | Some(TaskState::REJECTED)
+                    ) && t
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.timestamp.as_deref())
+                        .is_some_and(|c| time_key(c) >= since)
+                })
+                .collect();
+            let task_error = failed
+                .last()
+                .and_then(|t| t.status.as_ref())
+                .and_then(|s| s.err.clone().or(s.message.clone()))
+                .map(|e| format!(" (a task failed: {e})"))
+                .unwrap_or_default();
             let why = format!(
-                "the engine {} the update: {message}",
+                "the engine {} the update{task_error}: {message}",
                 if state == "paused" {
                     "paused"
                 } else {
                     "rolled back"
                 }
             );
-            return failure(r, id, &fresh, why).await;
+            return failure(r, id, &failed, why).await;
         }
         if rolling_back && state == "rollback_paused" {
             return failure(r, id, &fresh, format!("the rollback paused: {message}")).await;
@@ -880,7 +921,7 @@ async fn wait_gate(
             return Ok((
                 Gate::Failed,
                 Some(Failure {
-                    why: "rolled back: the rollout stopped before it was ready".into(),
+                    why: STOPPED.into(),
                     output: None,
                     logs: vec![],
                 }),
@@ -1083,7 +1124,9 @@ async fn roll_back(
 fn mark_rolled_back(s: &mut ServiceResult, what: &str) {
     let prior = s.error.take();
     s.error = Some(match prior {
-        Some(p) if !p.starts_with("rolled back") => format!("{p}; rolled back: {what}"),
+        Some(p) if !p.starts_with("rolled back") && p != STOPPED => {
+            format!("{p}; rolled back: {what}")
+        }
         _ => format!("rolled back: {what}"),
     });
     s.result = Outcome::RolledBack;
