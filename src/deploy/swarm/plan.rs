@@ -233,6 +233,21 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         .chain(observed.configs.keys().map(|n| format!("config {n}")))
         .filter(|o| !wanted.contains(o))
         .collect();
+    for (key, o) in &stack.secrets {
+        if observed.secrets.contains_key(&o.name) || desired.secret_value(key).is_some() {
+            continue;
+        }
+        refusals.push(match stack.fedgen.secrets.get(key) {
+            Some(src) => format!(
+                "secret `{key}` is read from {}, which is not set: pass --env or set it",
+                src.environment
+            ),
+            None => format!(
+                "secret `{key}`: cannot read {}",
+                o.file.as_deref().unwrap_or("its file")
+            ),
+        });
+    }
     for (key, secret) in [(true, &stack.secrets), (false, &stack.configs)]
         .into_iter()
         .flat_map(|(s, m)| m.keys().map(move |k| (k, s)))

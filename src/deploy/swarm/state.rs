@@ -222,10 +222,22 @@ pub async fn observe(
             },
         );
     }
+    // The stack's secrets and configs: labelled for it, or (made by hand, as docs/swarm.md says
+    // for `docker stack deploy`) named after one of the file's (`STACK_KEY_HASH`). Another
+    // stack whose name starts with this one's is not this one.
+    let ours =
+        |name: &str, labels: Option<&HashMap<String, String>>, keys: &dyn Fn(&str) -> bool| {
+            match labels.and_then(|l| l.get(LABEL_STACK)) {
+                Some(s) => *s == project,
+                None => name.starts_with(&prefix) && keys(&mapping::object_key(&project, name)),
+            }
+        };
     for o in secrets {
         let spec = o.spec.unwrap_or_default();
         let name = spec.name.unwrap_or_default();
-        if name.starts_with(&prefix) {
+        if ours(&name, spec.labels.as_ref(), &|k| {
+            stack.secrets.contains_key(k)
+        }) {
             observed.secrets.insert(
                 name.clone(),
                 ObservedObject {
@@ -239,7 +251,9 @@ pub async fn observe(
     for o in configs {
         let spec = o.spec.unwrap_or_default();
         let name = spec.name.unwrap_or_default();
-        if name.starts_with(&prefix) {
+        if ours(&name, spec.labels.as_ref(), &|k| {
+            stack.configs.contains_key(k)
+        }) {
             observed.configs.insert(
                 name.clone(),
                 ObservedObject {
