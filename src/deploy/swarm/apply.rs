@@ -87,7 +87,132 @@ enum Changed {
     Recreated { id: String },
 }
 
+/// What the watcher last read: the stack's services, and the tasks of their current spec of the
+/// services waited on.
+#[derive(Default)]
+struct Snapshot {
+    services: HashMap<String, bollard::models::Service>,
+    tasks: HashMap<String, Vec<bollard::models::Task>>,
+    error: Option<String>,
+}
+
+/// One poller for every gate of the rollout: two calls a tick (the stack's services, and the
+/// up-to-date tasks of those waited on), whatever the number of services waiting.
+struct Watcher {
+    waiting: Mutex<HashMap<String, usize>>,
+    rx: watch::Receiver<std::sync::Arc<Snapshot>>,
+}
+
+/// Stops watching a service when the wait ends.
+struct Watching<'a> {
+    watcher: &'a Watcher,
+    id: String,
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        let mut w = self.watcher.waiting.lock().expect("not poisoned");
+        if let Some(n) = w.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                w.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Watcher {
+    /// How often the stack is read while a gate waits.
+    const TICK: Duration = Duration::from_millis(150);
+
+    fn watch(&self, id: &str) -> Watching<'_> {
+        *self
+            .waiting
+            .lock()
+            .expect("not poisoned")
+            .entry(id.to_string())
+            .or_default() += 1;
+        Watching {
+            watcher: self,
+            id: id.to_string(),
+        }
+    }
+
+    /// Starts the poller; it ends with the returned guard.
+    fn start(engine: Engine, stack: String) -> (Arc<Watcher>, AbortOnDrop) {
+        let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+        let watcher = Arc::new(Watcher {
+            waiting: Mutex::new(HashMap::new()),
+            rx,
+        });
+        let w = watcher.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Watcher::TICK).await;
+                let ids: Vec<String> = w
+                    .waiting
+                    .lock()
+                    .expect("not poisoned")
+                    .keys()
+                    .cloned()
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let filters = HashMap::from([
+                    ("service".to_string(), ids.clone()),
+                    ("_up-to-date".to_string(), vec!["true".to_string()]),
+                ]);
+                let read = tokio::try_join!(
+                    // Every service: one adopted from outside the stack, or rolled back to a spec
+                    // from before it was, does not carry the stack's label.
+                    engine.call("list services", &stack, |d| {
+                        d.list_services(None::<bollard::query_parameters::ListServicesOptions>)
+                    }),
+                    engine.call("list tasks", &stack, |d| {
+                        d.list_tasks(Some(
+                            ListTasksOptionsBuilder::default().filters(&filters).build(),
+                        ))
+                    }),
+                );
+                let snapshot = match read {
+                    Ok((services, tasks)) => {
+                        let mut snap = Snapshot::default();
+                        for svc in services {
+                            if let Some(id) = svc.id.clone() {
+                                snap.services.insert(id, svc);
+                            }
+                        }
+                        for t in tasks {
+                            if let Some(id) = t.service_id.clone() {
+                                snap.tasks.entry(id).or_default().push(t);
+                            }
+                        }
+                        snap
+                    }
+                    Err(e) => Snapshot {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                };
+                let _ = tx.send(Arc::new(snapshot));
+            }
+        });
+        (watcher, AbortOnDrop(task))
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Rollout {
+    watcher: Arc<Watcher>,
     engine: Engine,
     desired: Arc<SwarmDesired>,
     ids: ObjectIds,
@@ -344,7 +469,9 @@ async fn converge(
             (k.clone(), f)
         })
         .collect();
+    let (watcher, _poller) = Watcher::start(engine.clone(), project.clone());
     let rollout = Arc::new(Rollout {
+        watcher,
         engine: engine.clone(),
         desired: desired.clone(),
         ids,
@@ -545,6 +672,9 @@ async fn run_service(
         return Ok((Gate::Failed, res));
     }
     let e = &r.engine;
+    // The service's version before this apply's change: the watcher's snapshots count only
+    // once they show a later one.
+    let mut after = 0;
     let (id, done) = match sp.action {
         Action::Unchanged => unreachable!("answered before the wait"),
         Action::Create => {
@@ -595,7 +725,7 @@ async fn run_service(
                 },
             );
             let bump = u64::from(sp.action == Action::Start);
-            update_with_retry(r, name, &id, bump).await?;
+            after = update_with_retry(r, name, &id, bump).await?;
             r.changed
                 .lock()
                 .expect("not poisoned")
@@ -610,7 +740,7 @@ async fn run_service(
             )
         }
     };
-    let (gate, failure) = wait_gate(r, name, &id, false).await?;
+    let (gate, failure) = wait_gate(r, name, &id, after, false).await?;
     let mut res = ServiceResult::new(
         name,
         if gate == Gate::Failed {
@@ -642,9 +772,11 @@ async fn update_with_retry(
     name: &str,
     id: &str,
     bump: u64,
-) -> Result<(), EngineError> {
+) -> Result<u64, EngineError> {
     let e = &r.engine;
-    for attempt in 0..2 {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let current = e
             .call("inspect service", id, |d| {
                 d.inspect_service(id, None::<InspectServiceOptions>)
@@ -671,12 +803,11 @@ async fn update_with_retry(
             })
             .await
         {
-            Ok(_) => return Ok(()),
-            Err(err) if attempt == 0 && err.to_string().contains("out of sequence") => continue,
+            Ok(_) => return Ok(version),
+            Err(err) if attempt == 1 && err.to_string().contains("out of sequence") => continue,
             Err(err) => return Err(err),
         }
     }
-    Ok(())
 }
 
 /// Why a service did not become ready.
@@ -707,6 +838,7 @@ async fn wait_gate(
     r: &Rollout,
     name: &str,
     id: &str,
+    after: u64,
     rolling_back: bool,
 ) -> Result<(Gate, Option<Failure>), EngineError> {
     let e = &r.engine;
@@ -716,27 +848,49 @@ async fn wait_gate(
     if !job && health && !rolling_back {
         r.step(name, Step::WaitingForHealth, "");
     }
-    let filters = HashMap::from([
-        ("service".to_string(), vec![id.to_string()]),
-        ("_up-to-date".to_string(), vec!["true".to_string()]),
-    ]);
     let deadline = if rolling_back {
         r.deadline.max(Instant::now() + Duration::from_secs(120))
     } else {
         r.deadline
     };
-    let mut poll = Duration::from_millis(100);
+    let _watching = r.watcher.watch(id);
+    let mut snapshots = r.watcher.rx.clone();
     // The service's time right after the change: a task that failed before it is not this
     // version's (the same spec may have failed before and been rolled back).
     let mut since: Option<(String, u64)> = None;
     // When a task was first seen waiting with an error (no node fits it, its port is taken).
     let mut stuck_since: Option<Instant> = None;
     loop {
-        let current = e
-            .call("inspect service", id, |d| {
-                d.inspect_service(id, None::<InspectServiceOptions>)
-            })
-            .await?;
+        let snapshot = snapshots.borrow_and_update().clone();
+        if let Some(err) = &snapshot.error {
+            return Err(EngineError::Api {
+                op: "watch tasks",
+                object: r.desired.stack.fedgen.stack.clone(),
+                status: None,
+                detail: err.clone(),
+            });
+        }
+        let current = snapshot
+            .services
+            .get(id)
+            .filter(|s| s.version.as_ref().and_then(|v| v.index).unwrap_or(0) > after)
+            .cloned();
+        let Some(current) = current else {
+            // Not yet a snapshot of the service after the change.
+            if Instant::now() >= deadline {
+                return failure(
+                    r,
+                    id,
+                    &[],
+                    "the swarm did not show the change in time".into(),
+                )
+                .await;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), snapshots.changed()).await;
+            continue;
+        };
+        let empty = Vec::new();
+        let tasks = snapshot.tasks.get(id).unwrap_or(&empty);
         let spec = current.spec.clone().unwrap_or_default();
         let wanted = match &spec.mode {
             Some(m) => m
@@ -759,13 +913,6 @@ async fn wait_gate(
         let update = current.update_status.clone().unwrap_or_default();
         let state = update.state.map(|s| s.to_string()).unwrap_or_default();
         let message = update.message.unwrap_or_default();
-        let tasks = e
-            .call("list tasks", id, |d| {
-                d.list_tasks(Some(
-                    ListTasksOptionsBuilder::default().filters(&filters).build(),
-                ))
-            })
-            .await?;
         // Tasks whose state changed since the change (status timestamps, which the allocator's
         // own later updates of the service do not move ahead of).
         let fresh: Vec<&bollard::models::Task> = tasks
@@ -927,8 +1074,7 @@ async fn wait_gate(
                 }),
             ));
         }
-        tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(Duration::from_millis(500));
+        let _ = tokio::time::timeout(Duration::from_secs(1), snapshots.changed()).await;
     }
 }
 
@@ -1034,11 +1180,14 @@ async fn roll_back(
                         .and_then(|u| u.state)
                         .map(|s| s.to_string())
                         .unwrap_or_default();
+                    let version = current.version.as_ref().and_then(|v| v.index).unwrap_or(0);
                     // The engine rolled it back by itself (failure_action: rollback): a second
-                    // rollback would put the failed spec back.
+                    // rollback would put the failed spec back; its state now is what to wait on.
+                    let mut after = version.saturating_sub(1);
                     if !state.starts_with("rollback") {
+                        after = version;
                         let opts = UpdateServiceOptions {
-                            version: current.version.and_then(|v| v.index).unwrap_or(0) as i32,
+                            version: version as i32,
                             registry_auth_from: "spec".into(),
                             rollback: Some("previous".into()),
                         };
@@ -1048,7 +1197,7 @@ async fn roll_back(
                         })
                         .await?;
                     }
-                    let (gate, failure) = wait_gate(&r, name, id, true).await?;
+                    let (gate, failure) = wait_gate(&r, name, id, after, true).await?;
                     Ok((
                         name.clone(),
                         false,
