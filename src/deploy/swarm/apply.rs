@@ -525,7 +525,13 @@ async fn converge(
     let failed = results.iter().any(|r| r.result == Outcome::Failed) || error.is_some();
     if failed && opts.rollback {
         let changed = std::mem::take(&mut *rollout.changed.lock().expect("not poisoned"));
-        let what = roll_back(&rollout, &changed, &mut results).await?;
+        let what = match roll_back(&rollout, &changed, &mut results).await {
+            Ok(w) => w,
+            Err(e) => {
+                report.services = results;
+                return Err(e);
+            }
+        };
         // The new secrets and configs are not read by any service now.
         for (secret, name, id) in &created_objects {
             let removed = if *secret {
@@ -546,7 +552,13 @@ async fn converge(
         }
         report.services = results;
         if let Some(e) = error {
-            return Err(e);
+            // Say what was put back, with the error that stopped the rollout.
+            return Err(EngineError::Api {
+                op: "roll out",
+                object: project,
+                status: e.status(),
+                detail: format!("{e}; {what}"),
+            });
         }
         return Ok(Some(what));
     }
