@@ -17,7 +17,6 @@ fn input(spec: PathBuf, env_file: Option<PathBuf>, dir: &std::path::Path) -> Inp
         env_file,
         templates: None,
         out: dir.join("docker-compose.yml"),
-        secrets_dir: Some(dir.join("secrets")),
         process_env: BTreeMap::from([
             (
                 "REGISTRY".to_string(),
@@ -28,7 +27,6 @@ fn input(spec: PathBuf, env_file: Option<PathBuf>, dir: &std::path::Path) -> Inp
             ("POSTGRES_PASSWORD".to_string(), "x".to_string()),
         ]),
         target: None,
-        make_generated: false,
     }
 }
 

@@ -3,6 +3,10 @@
 # job. Prints one Markdown table (medians) to stdout; progress goes to stderr.
 #   bash scripts/bench.sh            # everything (prepares the engine like the tests do)
 #   bash scripts/bench.sh compile    # compile only (no engine needed)
+#   bash scripts/bench.sh lint       # fedgen lint against dclint and compose-lint (the oracles
+#                                    # of scripts/prepare-test-env.sh), with hyperfine if present
+#   bash scripts/bench.sh noop       # no-op apply only: 9 and 50 services, fedgen (full and
+#                                    # fast refresh) against `docker compose up -d`, 9 runs each
 # Engine benchmarks use their own project names (fedgen-bench-*) and remove them afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +14,9 @@ what=${1:-all}
 runs=${RUNS:-3}
 
 cargo build -q --release --bin fedgen --example gen_stack
-fedgen=$PWD/target/release/fedgen
-gen=$PWD/target/release/examples/gen_stack
+target=${CARGO_TARGET_DIR:-$PWD/target}
+fedgen=$target/release/fedgen
+gen=$target/release/examples/gen_stack
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -21,6 +26,38 @@ ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (b-a)*1000}'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 log() { printf '[bench] %s\n' "$*" >&2; }
 
+if [ "$what" = lint ]; then
+  # The oracles' paths (FEDGEN_DCLINT, FEDGEN_COMPOSE_LINT), as the tests get them.
+  if [ -z "${FEDGEN_DCLINT:-}" ]; then
+    [ -f target/test-env.sh ] || bash scripts/prepare-test-env.sh >&2
+    # shellcheck disable=SC1091
+    . target/test-env.sh
+  fi
+  corpus=${FEDGEN_SHARED:-../shared}/corpus/awesome-compose
+  lint_runs=${LINT_RUNS:-30}
+  echo "| file | fedgen lint | dclint $("$FEDGEN_DCLINT" --version) | $("$FEDGEN_COMPOSE_LINT" --version) | dclint / fedgen (wall) | compose-lint / fedgen (wall) |"
+  echo "|---|---|---|---|---|---|"
+  # The largest file of the corpus by size, and the one with the most lines.
+  for file in $(ls -S "$corpus"/*/compose.y*ml | head -1) $(wc -l "$corpus"/*/compose.y*ml | sort -n | grep -v ' total$' | tail -1 | awk '{print $2}'); do
+    name="$(basename "$(dirname "$file")")/$(basename "$file") ($(wc -c <"$file") bytes, $(wc -l <"$file") lines)"
+    log "lint: $name, $lint_runs runs each"
+    if command -v hyperfine >/dev/null 2>&1; then
+      hyperfine -N -i --warmup 3 --runs "$lint_runs" --export-json "$work/lint.json" \
+        -n fedgen "$fedgen lint $file" -n dclint "$FEDGEN_DCLINT $file" \
+        -n compose-lint "$FEDGEN_COMPOSE_LINT check $file" >&2
+      # Wall-time medians, and the mean CPU time (user + system), steadier on a busy machine.
+      read -r f d c fc dc cc < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]; print(" ".join(["%.1f" % (x["median"] * 1000) for x in r] + ["%.1f" % ((x["user"] + x["system"]) * 1000) for x in r]))' "$work/lint.json")
+    else
+      each() { for _ in $(seq 1 "$lint_runs"); do a=$(now); "$@" >/dev/null 2>&1 || true; b=$(now); awk -v a="$a" -v b="$b" 'BEGIN {printf "%.1f\n", (b-a)*1000}'; done | median; }
+      f=$(each "$fedgen" lint "$file"); d=$(each "$FEDGEN_DCLINT" "$file"); c=$(each "$FEDGEN_COMPOSE_LINT" check "$file")
+      fc=-; dc=-; cc=-
+    fi
+    printf '| %s | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s ms (CPU %s ms) | %s | %s |\n' "$name" "$f" "$fc" "$d" "$dc" "$c" "$cc" \
+      "$(awk -v a="$d" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')" "$(awk -v a="$c" -v b="$f" 'BEGIN {printf "%.0fx", a/b}')"
+  done
+  exit 0
+fi
+
 echo "| measurement | fedgen | Docker Compose 2.26 | ratio | notes |"
 echo "|---|---|---|---|---|"
 
@@ -29,9 +66,9 @@ if [ "$what" = all ] || [ "$what" = compile ]; then
   for n in 10 100 1000 5000; do
     log "compile $n services"
     "$gen" "$n" >"$work/s$n.yml"
-    "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null
-    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
-    rss=$( { /usr/bin/time -f '%M' "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" --secrets-dir "$work/sec" 2>&1 >/dev/null; } | tail -1)
+    "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>/dev/null
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    rss=$( { /usr/bin/time -f '%M' "$fedgen" build "$work/s$n.yml" -o "$work/c$n.yml" 2>&1 >/dev/null; } | tail -1)
     ctimes=-; ratio=-
     if docker compose version >/dev/null 2>&1; then
       ctimes=$(for _ in 1 2 3; do a=$(now); docker compose -f "$work/c$n.yml" config -q; b=$(now); ms "$a" "$b"; echo; done | median)
@@ -41,7 +78,7 @@ if [ "$what" = all ] || [ "$what" = compile ]; then
     row "build, $n services (wall, process start included)" "${times} ms, peak RSS $((rss / 1024)) MiB" "$ctimes" "$ratio" "$(wc -l <"$work/c$n.yml") lines out"
   done
   for s in federated-imputation document-platform; do
-    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "stacks/$s.yml" --env env.example -o "$work/$s.yml" --secrets-dir "$work/sec" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
+    times=$(for _ in $(seq 1 10); do a=$(now); "$fedgen" build "stacks/$s.yml" --env env.example -o "$work/$s.yml" 2>/dev/null; b=$(now); ms "$a" "$b"; echo; done | median)
     row "build, bundled $s" "${times} ms" "-" "-" ""
   done
 fi
@@ -83,7 +120,7 @@ if start and health:
     print(note)
 PY
 )
-    log "$name: no-op apply (fedgen) x$runs"
+    log "$name: no-op apply (fedgen, default full refresh) x$runs"
     noop_f=$(for _ in $(seq 1 "$runs"); do a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1; b=$(now); ms "$a" "$b"; echo; done | median)
     calls=$("$fedgen" apply -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | tail -1 | sed -n 's/.*"api_calls":\([0-9]*\).*"mutating_calls":\([0-9]*\).*/\1 calls, \2 changing/p')
     log "$name: diff (fedgen, full and fast refresh) x$runs"
@@ -103,7 +140,7 @@ PY
       floor=$(awk -v f="$cold_f" -v c="$cold_c" -v g="$gates" 'BEGIN {printf "%d x interval = %d ms: fedgen %.2fx, Compose %.2fx of it", g, g*1000, f/(g*1000), c/(g*1000)}')
     fi
     row "cold apply, $name ($n services)" "${cold_f} ms" "${cold_c} ms (up -d --wait)" "$(awk -v f="$cold_f" -v c="$cold_c" 'BEGIN {printf "%.2fx", c/f}')" "${floor:+$floor; }$gates_note"
-    row "no-op apply, $name" "${noop_f} ms ($calls)" "${noop_c} ms (up -d)" "$(awk -v f="$noop_f" -v c="$noop_c" 'BEGIN {printf "%.1fx", c/f}')" ""
+    row "no-op apply, $name" "${noop_f} ms ($calls)" "${noop_c} ms (up -d)" "$(awk -v f="$noop_f" -v c="$noop_c" 'BEGIN {printf "%.1fx", c/f}')" "full refresh (apply's default)"
     row "diff, $name" "full: ${diff_f} ms (${dcalls} calls); fast: ${diff_fast} ms (${dcalls_fast} calls)" "-" "-" ""
   }
   engine_case standin9 tests/stacks/standin.yml
@@ -132,4 +169,44 @@ PY
     "$gen" "$n" --standin fedgen-test/busybox:1 >"$work/n$n.src.yml"
     engine_case "svc$n" "$work/n$n.src.yml"
   done
+fi
+
+# No-op apply alone, the figure a pipeline pays on every run: fedgen (its default full refresh,
+# and --refresh fast) on a stack fedgen applied, and `docker compose up -d` on the same stack
+# brought up by Compose (each tool's no-op on its own containers: Compose recreates containers
+# another tool made, as fedgen adopts Compose's without content hashes), 9 runs each, one run.
+if [ "$what" = noop ]; then
+  bash scripts/prepare-test-env.sh >&2
+  set -a; . tests/stacks/standin.env; set +a
+  noop_runs=${NOOP_RUNS:-9}
+  noop_case() { # name, spec file
+    local name=$1 spec=$2 f="$work/$1.yml" p=fedgen-bench-$1
+    sed "s/^name: .*/name: $p/" "$spec" >"$work/$name.spec.yml"
+    GATEWAY_PORT=29000 FRONTEND_PORT=29001 "$fedgen" build "$work/$name.spec.yml" --env tests/stacks/standin.env -o "$f" 2>/dev/null
+    docker compose -p "$p" -f "$f" down -v -t 1 >/dev/null 2>&1 || true
+    log "$name: fedgen apply, then its no-op x$noop_runs (full and fast, interleaved)"
+    "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1
+    local full=() fast=() comp=()
+    for _ in $(seq 1 "$noop_runs"); do
+      a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env >/dev/null 2>&1; b=$(now); full+=("$(ms "$a" "$b")")
+      a=$(now); "$fedgen" apply -f "$f" --env tests/stacks/standin.env --refresh fast >/dev/null 2>&1; b=$(now); fast+=("$(ms "$a" "$b")")
+    done
+    local calls_full calls_fast mf ms_ mc
+    calls_full=$("$fedgen" apply -f "$f" --env tests/stacks/standin.env --output json 2>/dev/null | tail -1 | sed -n 's/.*"api_calls":\([0-9]*\).*"mutating_calls":\([0-9]*\).*/\1 calls, \2 changing/p')
+    calls_fast=$("$fedgen" apply -f "$f" --env tests/stacks/standin.env --refresh fast --output json 2>/dev/null | tail -1 | sed -n 's/.*"api_calls":\([0-9]*\).*"mutating_calls":\([0-9]*\).*/\1 calls, \2 changing/p')
+    docker compose -p "$p" -f "$f" down -v -t 1 >/dev/null 2>&1 || true
+    log "$name: docker compose up -d --wait, then its no-op x$noop_runs"
+    docker compose -p "$p" -f "$f" up -d --wait >/dev/null 2>&1
+    for _ in $(seq 1 "$noop_runs"); do
+      a=$(now); docker compose -p "$p" -f "$f" up -d >/dev/null 2>&1; b=$(now); comp+=("$(ms "$a" "$b")")
+    done
+    docker compose -p "$p" -f "$f" down -v -t 1 >/dev/null 2>&1 || true
+    mf=$(printf '%s\n' "${full[@]}" | median); ms_=$(printf '%s\n' "${fast[@]}" | median); mc=$(printf '%s\n' "${comp[@]}" | median)
+    local n; n=$(grep -c '^  [a-z0-9-]*:$' "$work/$name.spec.yml" || true)
+    row "no-op apply, $name ($n services), full refresh (default)" "${mf} ms ($calls_full)" "${mc} ms (up -d)" "$(awk -v f="$mf" -v c="$mc" 'BEGIN {printf "%.1fx", c/f}')" "runs: ${full[*]}"
+    row "no-op apply, $name, --refresh fast" "${ms_} ms ($calls_fast)" "-" "$(awk -v f="$ms_" -v c="$mc" 'BEGIN {printf "%.1fx", c/f}')" "runs: ${fast[*]}; Compose runs: ${comp[*]}"
+  }
+  noop_case standin9 tests/stacks/standin.yml
+  "$gen" 50 --standin fedgen-test/busybox:1 >"$work/n50.src.yml"
+  noop_case svc50 "$work/n50.src.yml"
 fi

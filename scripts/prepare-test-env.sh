@@ -2,8 +2,11 @@
 # Installs and starts what fedgen's tests need, idempotently:
 #   - the Docker engine (Debian's docker.io, API 1.41) and busybox-static for stand-in images
 #   - Docker Compose v2 (2.26, from Debian trixie, unpacked as a CLI plugin, no new apt sources)
-#   - the oracles: dclint (npm, pinned) and compose-lint (PyPI, pinned, in a venv)
+#   - the oracles: dclint (npm, pinned), compose-lint (PyPI, pinned, in a venv) and the SARIF 2.1.0
+#     JSON schema (the copy Microsoft ships in @microsoft/jest-sarif, npm, pinned)
 #   - the busybox stand-in image fedgen-test/busybox:1
+#   - OpenSSH's server and openssl (Debian), for the remote-engine tests: each test runs its own
+#     sshd on 127.0.0.1 with keys it makes, and its own TLS dockerd; nothing is started here
 #   - the real-image lab: fedgen-lab/* images reproducing the official ones (scripts/lab/build.sh)
 # Writes the locations it found to target/test-env.sh, which scripts/test.sh sources.
 #
@@ -18,6 +21,7 @@ mkdir -p "$oracles"
 
 DCLINT_VERSION=3.1.0
 COMPOSE_LINT_VERSION=0.36.2
+JEST_SARIF_VERSION=1.0.0-beta.0
 TEST_IMAGE=fedgen-test/busybox:1
 
 log() { printf '[prepare] %s\n' "$*" >&2; }
@@ -77,6 +81,23 @@ fi
 # Built from Debian packages and PyPI (no image registry is reachable); cached in target/lab.
 bash scripts/lab/build.sh
 
+# --- sshd and openssl for the remote-engine tests -------------------------------------------------
+# Installed only: no service is started (the tests start their own sshd on loopback, with their own
+# config and keys; Debian's policy-rc.d in containers keeps apt from starting one on port 22, and
+# where there is none, one is put in place for the install only).
+if ! [ -x /usr/sbin/sshd ] || ! command -v openssl >/dev/null 2>&1 || ! command -v ssh >/dev/null 2>&1; then
+  log "installing openssh-server, openssh-client and openssl"
+  added_policy=0
+  if ! [ -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d; added_policy=1
+  fi
+  apt_install openssh-server openssh-client openssl
+  [ $added_policy = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
+fi
+# sshd refuses to start without its privilege separation directory.
+[ -d /run/sshd ] || as_root mkdir -p -m 0755 /run/sshd
+
 # --- Docker Compose v2 -------------------------------------------------------------------------
 if ! docker compose version 2>/dev/null | grep -q 'v\?2\.'; then
   log "installing Docker Compose v2 from Debian trixie (plugin only)"
@@ -107,6 +128,17 @@ fi
 schema="$oracles/node_modules/dclint/schemas/compose.schema.json"
 [ -f "$schema" ] || { log "no compose.schema.json inside dclint"; exit 1; }
 
+# --- the SARIF 2.1.0 schema (npm, pinned): Microsoft's jest-sarif ships the OASIS schema -------
+sarif_pkg="$oracles/node_modules/@microsoft/jest-sarif"
+sarif_schema="$sarif_pkg/lib/schemas/sarif-2.1.0-rtm.5.json"
+if ! [ -f "$sarif_schema" ] || ! grep -q "\"version\": \"$JEST_SARIF_VERSION\"" "$sarif_pkg/package.json" 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then apt_install nodejs npm; fi
+  log "installing @microsoft/jest-sarif@$JEST_SARIF_VERSION (for its SARIF 2.1.0 schema)"
+  (cd "$oracles" && [ -f package.json ] || echo '{"private":true}' >"$oracles/package.json")
+  (cd "$oracles" && npm install --no-audit --no-fund --silent "@microsoft/jest-sarif@$JEST_SARIF_VERSION" >/dev/null)
+fi
+[ -f "$sarif_schema" ] || { log "no SARIF schema inside @microsoft/jest-sarif"; exit 1; }
+
 # --- compose-lint (PyPI, pinned, venv) ---------------------------------------------------------
 if ! "$oracles/venv/bin/compose-lint" --version 2>/dev/null | grep -q "$COMPOSE_LINT_VERSION"; then
   log "installing compose-lint==$COMPOSE_LINT_VERSION"
@@ -118,10 +150,11 @@ cat >"$root/target/test-env.sh" <<ENV
 export FEDGEN_DCLINT='$oracles/node_modules/.bin/dclint'
 export FEDGEN_COMPOSE_LINT='$oracles/venv/bin/compose-lint'
 export FEDGEN_COMPOSE_SCHEMA='$schema'
+export FEDGEN_SARIF_SCHEMA='$sarif_schema'
 export FEDGEN_TEST_IMAGE='$TEST_IMAGE'
 export FEDGEN_COMPOSE_V2='$compose_version'
 export FEDGEN_OWNS_DAEMON=$owns_daemon
 export FEDGEN_LAB_IMAGES=1
 export FEDGEN_REQUIRE_ENGINE=1
 ENV
-log "ready: engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), compose $compose_version, dclint $DCLINT_VERSION, compose-lint $COMPOSE_LINT_VERSION, owns daemon: $owns_daemon"
+log "ready: engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), compose $compose_version, dclint $DCLINT_VERSION, compose-lint $COMPOSE_LINT_VERSION, SARIF schema from jest-sarif $JEST_SARIF_VERSION, owns daemon: $owns_daemon"

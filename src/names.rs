@@ -87,6 +87,18 @@ pub fn check(kind: NameKind, name: &str) -> Result<(), InvalidName> {
     }
 }
 
+/// A container name as the engine accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (one character is
+/// accepted too).
+pub fn is_container_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name.len() <= 255
+}
+
 /// Compose's name for a service's container: `PROJECT-SERVICE-N`.
 pub fn container_name(project: &str, service: &str, number: u32) -> String {
     format!("{project}-{service}-{number}")

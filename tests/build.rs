@@ -1,6 +1,7 @@
 //! `fedgen build` through the binary: golden output of every bundled stack, determinism, no secret
-//! value in any output, generated secrets. (Bad input, exit codes and the other flags are cases
-//! in `tests/cmd/`, run by `tests/cli.rs`.)
+//! value in any output, generated secrets left to the engine (the file names no path of the
+//! building machine, and `build --check` passes on another checkout with another HOME). (Bad
+//! input, exit codes and the other flags are cases in `tests/cmd/`, run by `tests/cli.rs`.)
 
 mod common;
 use common::*;
@@ -13,10 +14,6 @@ fn stdout_build(stack: &str) -> std::process::Output {
             "--env",
             "env.example",
             "--stdout",
-        ])
-        .args([
-            "--secrets-dir",
-            &format!("/tmp/fedgen-test-secrets/{stack}"),
         ])
         .output()
         .unwrap()
@@ -64,10 +61,6 @@ fn no_secret_value_in_any_output() {
                     "--format",
                     format,
                 ])
-                .args([
-                    "--secrets-dir",
-                    &format!("/tmp/fedgen-test-secrets/{stack}"),
-                ])
                 .output()
                 .unwrap();
             assert!(out.status.success(), "{}", describe(&out));
@@ -80,54 +73,82 @@ fn no_secret_value_in_any_output() {
             }
         }
     }
-    // Generated secrets stay in their 0600 files.
-    let generated =
-        std::fs::read_to_string("/tmp/fedgen-test-secrets/document-platform/grafana_admin")
-            .unwrap();
-    let out = stdout_build("document-platform");
-    assert!(!text(&out.stdout).contains(generated.trim()));
 }
 
+/// Two runners: two checkouts in different directories, two HOMEs (and XDG_STATE_HOME), each
+/// building the bundled document-platform (which generates secrets). The compiled files are the
+/// same bytes, name no path of either machine, and `build --check` passes on each with the
+/// other's file: generated secrets are made on the engine by the first apply, not here.
 #[test]
-fn generated_secrets_are_made_once_with_mode_0600() {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = tempfile::tempdir().unwrap();
-    let sdir = tmp.path().join("s");
-    let run = || {
-        fedgen()
-            .args([
-                "build",
-                "stacks/document-platform.yml",
-                "--env",
-                "env.example",
-                "-o",
-            ])
-            .arg(tmp.path().join("c.yml"))
-            .arg("--secrets-dir")
-            .arg(&sdir)
-            .output()
-            .unwrap()
-    };
-    assert!(run().status.success());
-    let first = std::fs::read_to_string(sdir.join("grafana_admin")).unwrap();
-    assert_eq!(first.len(), 64);
-    assert_eq!(
-        std::fs::metadata(sdir.join("grafana_admin"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
-    assert!(run().status.success());
-    assert_eq!(
-        std::fs::read_to_string(sdir.join("grafana_admin")).unwrap(),
-        first,
-        "reused, not regenerated"
-    );
-    let compose = std::fs::read_to_string(tmp.path().join("c.yml")).unwrap();
-    assert!(compose.contains(&format!("file: {}", sdir.join("grafana_admin").display())));
-    assert!(!compose.contains(first.trim()));
+fn generated_secrets_leave_no_path_of_the_building_machine() {
+    let runners: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut files = Vec::new();
+    for (i, r) in runners.iter().enumerate() {
+        let checkout = r.path().join(format!("checkout-{i}"));
+        let home = r.path().join(format!("home-{i}"));
+        std::fs::create_dir_all(checkout.join("stacks")).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::copy(
+            root().join("stacks/document-platform.yml"),
+            checkout.join("stacks/document-platform.yml"),
+        )
+        .unwrap();
+        std::fs::copy(root().join("env.example"), checkout.join(".env")).unwrap();
+        let build = |extra: &[&str]| {
+            fedgen()
+                .current_dir(&checkout)
+                .env("HOME", &home)
+                .env("XDG_STATE_HOME", home.join(".local/state"))
+                .args([
+                    "build",
+                    "stacks/document-platform.yml",
+                    "--env",
+                    ".env",
+                    "-o",
+                ])
+                .arg("docker-compose.microservices.yml")
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let out = build(&[]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let compose =
+            std::fs::read_to_string(checkout.join("docker-compose.microservices.yml")).unwrap();
+        for place in [r.path(), home.as_path(), checkout.as_path()] {
+            assert!(
+                !compose.contains(place.to_str().unwrap()),
+                "the file names {}",
+                place.display()
+            );
+        }
+        assert!(compose.contains("x-fedgen-generate: 32"), "{compose}");
+        assert!(!std::fs::exists(home.join(".local/state/fedgen")).unwrap());
+        let check = build(&["--check"]);
+        assert_eq!(check.status.code(), Some(0), "{}", describe(&check));
+        files.push((compose, checkout));
+    }
+    assert_eq!(files[0].0, files[1].0, "the same bytes on both runners");
+    // Each runner's check passes on the other's file too.
+    std::fs::copy(
+        files[0].1.join("docker-compose.microservices.yml"),
+        files[1].1.join("docker-compose.microservices.yml"),
+    )
+    .unwrap();
+    let check = fedgen()
+        .current_dir(&files[1].1)
+        .env("HOME", runners[0].path())
+        .args([
+            "build",
+            "stacks/document-platform.yml",
+            "--env",
+            ".env",
+            "--check",
+        ])
+        .args(["-o", "docker-compose.microservices.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", describe(&check));
 }
 
 #[test]

@@ -220,8 +220,8 @@ fn every_diagnostic_code_has_a_case() {
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     // Not producible from a file in the repository: a fedgen bug, a 4 MiB spec, a template that
-    // only a broken build could ship.
-    let exempt = [Code::Internal, Code::SpecTooLarge];
+    // only a broken build could ship, a 4 MiB Compose file.
+    let exempt = [Code::Internal, Code::SpecTooLarge, Code::YamlTooLarge];
     let missing: Vec<&str> = Code::ALL
         .iter()
         .filter(|c| !exempt.contains(c))
@@ -271,4 +271,33 @@ fn diagnostics_reference_in_docs_is_up_to_date() {
         ));
     }
     assert_golden(&root().join("docs/diagnostics.md"), &md);
+}
+
+/// The bash completion loads in bash and completes commands and flags (`fedgen di` -> `diff`,
+/// `fedgen apply --con` -> `--context`).
+#[test]
+fn the_bash_completion_completes_commands_and_flags() {
+    let bin = env!("CARGO_BIN_EXE_fedgen");
+    for (words, cword, want) in [
+        ("fedgen di", 1, "diff"),
+        ("fedgen apply --con", 2, "--context"),
+        ("fedgen secrets ro", 2, "rotate"),
+    ] {
+        let script = format!(
+            "source <({bin} completions bash) && COMP_WORDS=({words}) && COMP_CWORD={cword} && \
+             _fedgen fedgen \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\" && \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(
+            text(&out.stdout).trim(),
+            want,
+            "{words}: {}",
+            describe(&out)
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Seed 000's incident as a test: the host's Docker daemon restarts (the reboot), and every
 //! container fedgen applied comes back running and healthy by itself, while a container made by
-//! hand with `docker run` (no restart policy) stays down, as in the incident.
+//! hand with `docker run` (no restart policy) stays down, as in the incident; and seed 000 made
+//! by hand, imported and adopted, comes back too.
 //!
 //! It stops and starts the daemon, so it runs only on a daemon that scripts/test.sh started
 //! itself (FEDGEN_OWNS_DAEMON=1), alone, after every other engine test:
@@ -216,4 +217,62 @@ fn the_bundled_stack_on_real_images_survives_a_daemon_restart_with_its_data() {
         "in sync after the reboot: {}",
         describe(&d)
     );
+}
+
+/// Seed 000 made by hand, imported and adopted (tests/engine_import.rs does the same and checks
+/// each step), then the daemon restarts: every adopted service is back by itself, healthy, on
+/// its data, reaching what it uses; the host is in sync with the imported file.
+#[test]
+#[ignore = "restarts the Docker daemon: run alone by scripts/test.sh on a daemon it started"]
+fn the_adopted_seed_stack_comes_back_after_a_daemon_restart() {
+    use common::seed::*;
+    assert_eq!(
+        std::env::var("FEDGEN_OWNS_DAEMON").as_deref(),
+        Ok("1"),
+        "refusing to restart a Docker daemon this test run did not start"
+    );
+    let s = Seed::new("seed-reboot", (29477, 29478, 29479));
+    let marker = format!("before-adoption-and-reboot-{}", std::process::id());
+    let (ok, body) = s.app_request(
+        &s.name("job-processor"),
+        8003,
+        &format!("/rows?value={marker}"),
+        "POST",
+    );
+    assert!(ok, "{body}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, r) = import_build_adopt(&s, dir.path());
+    assert_eq!(r["status"], "converged", "{r}");
+    wait_healthy(&format!("{}-", s.project), Duration::from_secs(120));
+
+    restart_daemon();
+
+    wait_healthy(&format!("{}-", s.project), Duration::from_secs(180));
+    let c = |svc: &str| s.adopted(&s.project, svc);
+    let (ok, body) = s.app_get(&c("job-processor"), 8003, "/rows");
+    assert!(
+        ok && body["rows"].to_string().contains(&marker),
+        "the row is gone: {body}"
+    );
+    for (svc, port) in APPS {
+        let (ok, body) = s.app_get(&c(svc), *port, "/check");
+        assert!(ok, "{svc} after the reboot: {body}");
+    }
+    let d = fedgen_in(
+        dir.path(),
+        &[
+            "diff",
+            "-f",
+            "docker-compose.microservices.yml",
+            "--env",
+            ".env",
+        ],
+    );
+    assert_eq!(
+        d.status.code(),
+        Some(0),
+        "in sync after the reboot: {}",
+        describe(&d)
+    );
+    assert_none_of(&[DB_PASSWORD, JWT_SECRET, JWT_OTHER], &[&d]);
 }

@@ -4,18 +4,6 @@
 
 mod common;
 use common::*;
-use std::path::PathBuf;
-
-/// Generated secrets with fixed content, so the content-hash names in the golden files are the
-/// same on every machine.
-fn fixed_secrets(stack: &str) -> PathBuf {
-    let dir = PathBuf::from(format!("/tmp/fedgen-test-swarm-secrets/{stack}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    for name in ["minio_root_password", "grafana_admin"] {
-        std::fs::write(dir.join(name), format!("fixed-test-value-of-{name}")).unwrap();
-    }
-    dir
-}
 
 fn swarm_build(stack: &str) -> std::process::Output {
     fedgen()
@@ -27,9 +15,7 @@ fn swarm_build(stack: &str) -> std::process::Output {
             "--target",
             "swarm",
             "--stdout",
-            "--secrets-dir",
         ])
-        .arg(fixed_secrets(stack))
         // The bundled stacks bind published ports to 127.0.0.1, which a swarm cannot.
         .env("PUBLISH_IP", "0.0.0.0")
         .output()

@@ -1,19 +1,19 @@
 //! `fedgen apply`: converge the Docker host to a compose file or a saved plan, one apply per
-//! project at a time, with progress as it goes and a report at the end.
+//! project and engine at a time (a lock on the engine), with progress as it goes and a report at
+//! the end.
 
 use super::progress;
 use super::Format;
 use crate::deploy::apply::{self as ap, Options, Outcome, Report, Status};
 use crate::deploy::desired::Desired;
-use crate::deploy::engine;
-use crate::deploy::lock::{LockError, ProjectLock};
-use crate::deploy::preflight;
+use crate::deploy::engine::Engine;
+use crate::deploy::lock::{self, Wait};
 use crate::deploy::report;
-use crate::deploy::session::{self, PlanDocument, SavedPlan};
+use crate::deploy::session::{self, LockSpec, PlanDocument, PrepareError, SavedPlan};
 use crate::deploy::state::Refresh;
 use crate::exit;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
@@ -21,19 +21,18 @@ pub struct ApplyArgs {
     /// A plan saved by `fedgen diff --out`: applied only if the file and the host are unchanged.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
-    /// The compose file fedgen built (default: the saved plan's file, else docker-compose.microservices.yml).
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// The .env file with the secrets' variables (the process environment wins over it).
-    #[arg(long = "env", value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub project: super::project::ProjectArgs,
     /// Remove containers of services the file no longer has, and networks it no longer has.
     #[arg(long)]
     pub prune: bool,
     /// Also remove the project's volumes that the file no longer mounts (their data is lost).
     #[arg(long)]
     pub prune_volumes: bool,
-    /// Replace unmanaged containers that carry the project's names (stop, remove, recreate).
+    /// Replace unmanaged containers that carry the project's names (or that a service names with
+    /// `adopt:`), one dependency wave at a time: stop with their own signal and grace period,
+    /// rename aside, start the new one on the same data, then remove the old one once the new one
+    /// is ready, or put it back if it does not become ready.
     #[arg(long)]
     pub adopt: bool,
     /// With --prune: remove even when nothing of the project would remain.
@@ -52,16 +51,20 @@ pub struct ApplyArgs {
     /// text: progress lines on stderr; json: one event per line on stdout, then the report.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Format,
-    /// How deep to read the host: fast (default) lists containers and compares their labels,
-    /// state and networks, a constant number of API calls; full also inspects every container
-    /// to repair `docker update` drift (restart policy, limits) and changed aliases. A saved
-    /// plan is checked at the depth it was made with.
+    /// How deep to read the host: full (default) inspects every container (at once, eight at a
+    /// time), so a plain apply repairs everything diff reports, `docker update` drift (restart
+    /// policy, limits) and changed aliases included; fast reads the container list only (a
+    /// constant number of API calls) and leaves those as they are. A saved plan is checked at
+    /// the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
     /// compose: a project on one Docker host; swarm: a stack on a swarm, through the Swarm API
-    /// (the file says which; this checks it).
+    /// (the file says which; this checks it). Without -f, swarm reads
+    /// docker-stack.microservices.yml.
     #[arg(long, value_enum)]
     pub target: Option<crate::model::swarm::Target>,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &ApplyArgs) -> i32 {
@@ -75,110 +78,72 @@ pub fn run(args: &ApplyArgs) -> i32 {
         },
         None => None,
     };
-    let file = args
-        .file
-        .clone()
-        .or_else(|| saved.as_ref().map(|s| s.file.clone()))
-        .unwrap_or_else(|| PathBuf::from("docker-compose.microservices.yml"));
-    match super::file_target(&file, args.target) {
+    match super::swarm_file(
+        &args.project,
+        saved.as_ref().map(|s| s.file.as_path()),
+        args.target,
+    ) {
         Err(e) => {
             eprintln!("error: {e}");
             return exit::INVALID;
         }
-        Ok(crate::model::swarm::Target::Swarm) => return run_swarm(args, saved, file),
-        Ok(_) => {}
+        Ok(Some(file)) => return run_swarm(args, saved, file),
+        Ok(None) => {}
     }
-    let desired = match Desired::load(&file, args.env_file.as_deref()) {
+    let opts = args
+        .project
+        .options(saved.as_ref().map(|s| s.file.as_path()));
+    let desired = match Desired::load(&opts) {
         Ok(d) => Arc::new(d),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{e}");
             return exit::INVALID;
         }
     };
+    if let Some(w) = &desired.warnings {
+        eprint!("{w}");
+    }
     let json = args.output == Format::Json;
     let rt = super::runtime();
-    // One apply per project and engine at a time; a killed holder's lock is released by the kernel.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        let project = &desired.compose.name;
-        match ProjectLock::acquire(
-            &engine::configured_host(),
-            project,
-            std::time::Instant::now() + args.timeout,
-            |holder| {
-                eprintln!("waiting for another apply of project {project} (pid {holder}) to finish")
-            },
-        ) {
-            Ok(l) => Some(l),
-            Err(LockError::Busy { holder, path }) => {
-                eprintln!(
-                    "error: another apply of project {project} (pid {holder}) still holds {} after {:?}",
-                    path.display(),
-                    args.timeout
-                );
-                return exit::REFUSED;
-            }
-            Err(LockError::Io(e)) => {
-                eprintln!("error: {e}");
-                return exit::INVALID;
-            }
-        }
-    };
-    // A saved plan is checked at the depth it was made with.
-    let refresh = match &saved {
-        Some(s) => s.refresh,
-        None => args.refresh.unwrap_or(Refresh::Fast),
-    };
-    let (engine, mut the_plan) = match rt.block_on(session::connect_and_plan(&desired, refresh)) {
-        Ok(r) => r,
+    let engine = match rt.block_on(Engine::connect(&args.engine.selection())) {
+        Ok(e) => e,
         Err(e) => {
             super::engine_error(&e, &desired);
             return exit::INVALID;
         }
     };
-    // Images the host does not have are pulled first, as Compose does, then the plan is made
-    // again (its pre-flight then sees them). A saved plan is applied only as it was made.
-    if saved.is_none() && !args.dry_run && the_plan.preflight.iter().any(|p| p.image_missing) {
-        let pulled = rt.block_on(async {
-            preflight::pull_missing(&engine, &the_plan).await?;
-            session::plan_with(&engine, &desired, refresh).await
-        });
-        match pulled {
-            Ok(p) => the_plan = p,
+    // A saved plan is checked at the depth it was made with.
+    let refresh = match &saved {
+        Some(s) => s.refresh,
+        None => args.refresh.unwrap_or(Refresh::Full),
+    };
+    if args.dry_run {
+        let the_plan = match rt.block_on(session::plan_with(&engine, &desired, refresh)) {
+            Ok(p) => p,
             Err(e) => {
                 super::engine_error(&e, &desired);
-                eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
-                return exit::REFUSED;
+                return exit::INVALID;
             }
-        }
-    }
-    if let Some(saved) = &saved {
-        if let Some(why) = saved.stale(&file, &the_plan) {
-            eprintln!(
-                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
-                args.plan
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-            return exit::REFUSED;
-        }
-    }
-    if args.dry_run {
+        };
         if json {
             let doc = PlanDocument {
                 plan: &the_plan,
                 engine: engine.host(),
                 api_calls: engine.calls(),
-                file: file.display().to_string(),
-                file_sha256: session::file_sha256(&file),
+                file: desired.file.display().to_string(),
+                file_sha256: session::file_sha256(&desired.files),
+                desired_sha256: desired.fingerprint(),
             };
             println!("{}", doc.to_json(&desired));
         } else {
             print!(
                 "{}",
-                report::text(&the_plan, &desired, engine.host(), report::Style::detect())
+                report::text(
+                    &the_plan,
+                    &desired,
+                    engine.describe(),
+                    report::Style::detect()
+                )
             );
         }
         return if the_plan.in_sync {
@@ -186,16 +151,6 @@ pub fn run(args: &ApplyArgs) -> i32 {
         } else {
             exit::CHANGES_PENDING
         };
-    }
-    if !json && !the_plan.in_sync {
-        let style = report::Style {
-            color: false,
-            diffs: false,
-        };
-        eprintln!(
-            "{}",
-            report::text(&the_plan, &desired, engine.host(), style)
-        );
     }
     let shown = progress::for_output(json);
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -208,19 +163,58 @@ pub fn run(args: &ApplyArgs) -> i32 {
         rollback: !args.no_rollback,
         interrupted: interrupted.clone(),
     };
-    let result = rt.block_on(async {
+    let project = desired.compose.name.clone();
+    let outcome = rt.block_on(async {
         // SIGINT or SIGTERM: finish the steps under way, start nothing new, report.
         super::on_signal(interrupted.clone(), !json);
-        ap::apply(
+        // One apply per project and engine at a time: the lock lives on the engine.
+        let spec = LockSpec {
+            deadline: std::time::Instant::now() + args.timeout,
+            stale_after: lock::stale_after_from_env(),
+        };
+        let (the_plan, held) = session::prepare_apply(
             &engine,
-            desired.clone(),
-            args.env_file.clone(),
-            &the_plan,
-            &opts,
-            shown.clone(),
+            &desired,
+            refresh,
+            saved.is_none(),
+            spec,
+            |w| match w {
+                Wait::Held(h) => {
+                    eprintln!("waiting for another apply of project {project} ({h}) to finish")
+                }
+                Wait::TakenOver(h, why) => {
+                    eprintln!("taking over the lock of project {project} from {h}: {why}")
+                }
+            },
         )
-        .await
+        .await?;
+        if let Some(l) = &held {
+            watch_lock(l, interrupted.clone(), "project", project.clone());
+        }
+        let result = if let Some(why) = saved.as_ref().and_then(|s| s.stale(&desired, &the_plan)) {
+            Err(why)
+        } else {
+            if !json && !the_plan.in_sync {
+                let style = report::Style {
+                    color: false,
+                    diffs: false,
+                };
+                eprintln!(
+                    "{}",
+                    report::text(&the_plan, &desired, engine.describe(), style)
+                );
+            }
+            Ok(ap::apply(&engine, desired.clone(), &the_plan, &opts, shown.clone()).await)
+        };
+        if let Some(l) = held {
+            l.release().await;
+        }
+        Ok::<_, PrepareError>(result)
     });
+    let result = match outcome_or_exit(outcome, args, "project", &project, &*desired) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     shown.finish();
     if json {
         let mut v = serde_json::to_value(&result).expect("the report serializes");
@@ -233,11 +227,74 @@ pub fn run(args: &ApplyArgs) -> i32 {
     result.exit_code()
 }
 
+/// Stops the rollout after the steps under way once `held` was taken over (this process was
+/// frozen past its window).
+fn watch_lock(
+    held: &lock::EngineLock,
+    interrupted: Arc<AtomicBool>,
+    what: &'static str,
+    name: String,
+) {
+    let lost = held.lost();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if lost.load(Ordering::SeqCst) {
+                eprintln!("error: the lock of {what} {name} was taken over by another apply (this one stopped heartbeating for longer than its window); stopping after the steps under way");
+                interrupted.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+}
+
+/// The report of an apply that got as far as its rollout, or the exit code of one that did not
+/// (a saved plan gone stale, the engine, the lock, a pull), said on stderr.
+fn outcome_or_exit(
+    outcome: Result<Result<Report, String>, PrepareError>,
+    args: &ApplyArgs,
+    what: &str,
+    name: &str,
+    desired: &impl report::Redactor,
+) -> Result<Report, i32> {
+    match outcome {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(why)) => {
+            eprintln!(
+                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
+                args.plan
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            Err(exit::REFUSED)
+        }
+        Err(PrepareError::Engine(e)) => {
+            super::engine_error(&e, desired);
+            Err(exit::INVALID)
+        }
+        Err(PrepareError::Busy(holder)) => {
+            eprintln!(
+                "error: another apply of {what} {name} ({holder}) still holds its lock on the engine after {:?}; if that apply is dead, its lock is taken over once it has not heartbeaten for its window ({}s)",
+                args.timeout,
+                holder.stale_after.as_secs()
+            );
+            Err(exit::REFUSED)
+        }
+        Err(PrepareError::Pull(e)) => {
+            super::engine_error(&e, desired);
+            eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
+            Err(exit::REFUSED)
+        }
+    }
+}
+
 /// `fedgen apply --target swarm`: the stack converged through the Swarm API, with the same
-/// lock, saved plans, dry run, progress, report and exit codes as on one host.
+/// engine selection, lock on the engine, saved plans, dry run, progress, report and exit codes
+/// as on one host.
 fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
     use crate::deploy::swarm::{apply as swarm_apply, session as swarm_session, SwarmDesired};
-    let desired = match SwarmDesired::load(&file, args.env_file.as_deref()) {
+    let desired = match SwarmDesired::load(&file, &args.project.env_files) {
         Ok(d) => Arc::new(d),
         Err(e) => {
             eprintln!("error: {e}");
@@ -247,80 +304,36 @@ fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
     let json = args.output == Format::Json;
     let rt = super::runtime();
     let stack = desired.stack.fedgen.stack.clone();
-    let _lock = if args.dry_run {
-        None
-    } else {
-        match ProjectLock::acquire(
-            &engine::configured_host(),
-            &stack,
-            std::time::Instant::now() + args.timeout,
-            |holder| {
-                eprintln!("waiting for another apply of stack {stack} (pid {holder}) to finish")
-            },
-        ) {
-            Ok(l) => Some(l),
-            Err(LockError::Busy { holder, path }) => {
-                eprintln!(
-                    "error: another apply of stack {stack} (pid {holder}) still holds {} after {:?}",
-                    path.display(),
-                    args.timeout
-                );
-                return exit::REFUSED;
-            }
-            Err(LockError::Io(e)) => {
-                eprintln!("error: {e}");
-                return exit::INVALID;
-            }
-        }
-    };
-    let (engine, mut sp) = match rt.block_on(swarm_session::connect_and_plan(&desired)) {
-        Ok(r) => r,
+    let engine = match rt.block_on(Engine::connect(&args.engine.selection())) {
+        Ok(e) => e,
         Err(e) => {
             super::engine_error(&e, &desired);
             return exit::INVALID;
         }
     };
-    // Images the node does not have are pulled first (a registry image), then the plan is made
-    // again; an image that cannot be pulled is refused by the pre-flight.
-    if saved.is_none() && !args.dry_run && sp.plan.preflight.iter().any(|p| p.image_missing) {
-        let pulled = rt.block_on(async {
-            let _ = preflight::pull_missing(&engine, &sp.plan).await;
-            swarm_session::plan_with(&engine, &desired).await
-        });
-        match pulled {
-            Ok(p) => sp = p,
+    let files = [file.clone()];
+    if args.dry_run {
+        let sp = match rt.block_on(swarm_session::plan_with(&engine, &desired)) {
+            Ok(p) => p,
             Err(e) => {
                 super::engine_error(&e, &desired);
                 return exit::INVALID;
             }
-        }
-    }
-    if let Some(saved) = &saved {
-        if let Some(why) = saved.stale(&file, &sp.plan) {
-            eprintln!(
-                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
-                args.plan
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-            return exit::REFUSED;
-        }
-    }
-    if args.dry_run {
+        };
         if json {
             let doc = PlanDocument {
                 plan: &sp.plan,
                 engine: engine.host(),
                 api_calls: engine.calls(),
                 file: file.display().to_string(),
-                file_sha256: session::file_sha256(&file),
+                file_sha256: session::file_sha256(&files),
+                desired_sha256: desired.fingerprint(),
             };
             println!("{}", doc.to_json(&desired));
         } else {
             print!(
                 "{}",
-                swarm_session::text(&sp, &desired, engine.host(), report::Style::detect())
+                swarm_session::text(&sp, &desired, engine.describe(), report::Style::detect())
             );
         }
         return if sp.plan.in_sync {
@@ -328,16 +341,6 @@ fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
         } else {
             exit::CHANGES_PENDING
         };
-    }
-    if !json && !sp.plan.in_sync {
-        let style = report::Style {
-            color: false,
-            diffs: false,
-        };
-        eprintln!(
-            "{}",
-            swarm_session::text(&sp, &desired, engine.host(), style)
-        );
     }
     let shown = progress::for_output(json);
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -350,12 +353,54 @@ fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
         rollback: !args.no_rollback,
         interrupted: interrupted.clone(),
     };
-    let result = rt.block_on(async {
+    let outcome = rt.block_on(async {
         super::on_signal(interrupted.clone(), !json);
-        swarm_apply::apply(&engine, desired.clone(), &sp, &opts, shown.clone()).await
+        let spec = LockSpec {
+            deadline: std::time::Instant::now() + args.timeout,
+            stale_after: lock::stale_after_from_env(),
+        };
+        let (sp, held) =
+            swarm_session::prepare_apply(&engine, &desired, saved.is_none(), spec, |w| match w {
+                Wait::Held(h) => {
+                    eprintln!("waiting for another apply of stack {stack} ({h}) to finish")
+                }
+                Wait::TakenOver(h, why) => {
+                    eprintln!("taking over the lock of stack {stack} from {h}: {why}")
+                }
+            })
+            .await?;
+        if let Some(l) = &held {
+            watch_lock(l, interrupted.clone(), "stack", stack.clone());
+        }
+        let stale = saved
+            .as_ref()
+            .and_then(|s| s.stale_for(&file, &files, &desired.fingerprint(), &sp.plan));
+        let result = if let Some(why) = stale {
+            Err(why)
+        } else {
+            if !json && !sp.plan.in_sync {
+                let style = report::Style {
+                    color: false,
+                    diffs: false,
+                };
+                eprintln!(
+                    "{}",
+                    swarm_session::text(&sp, &desired, engine.describe(), style)
+                );
+            }
+            Ok(swarm_apply::apply(&engine, desired.clone(), &sp, &opts, shown.clone()).await)
+        };
+        if let Some(l) = held {
+            l.release().await;
+        }
+        Ok::<_, PrepareError>(result)
     });
+    let result = match outcome_or_exit(outcome, args, "stack", &stack, &*desired) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     shown.finish();
-    let redact = |t: &str| crate::deploy::report::Redactor::redact(&desired, t);
+    let redact = |t: &str| crate::deploy::report::Redactor::redact(&*desired, t);
     if json {
         let mut v = serde_json::to_value(&result).expect("the report serializes");
         v["event"] = "report".into();
@@ -396,6 +441,13 @@ fn summary(r: &Report, swarm: bool) -> String {
                 r.api_calls,
                 r.mutating_calls
             );
+            if !r.secrets_generated.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  generated on the engine (kept there for every later apply): {}",
+                    r.secrets_generated.join(", ")
+                );
+            }
         }
         status => {
             let _ = writeln!(
@@ -473,6 +525,24 @@ fn summary(r: &Report, swarm: bool) -> String {
             "  secrets and configs: made {}; removed {}",
             list(&r.objects_created),
             list(&r.objects_removed)
+        );
+    }
+    let downtime: Vec<String> = r
+        .services
+        .iter()
+        .filter_map(|s| {
+            s.downtime_ms
+                .map(|ms| format!("{} {:.1}s", s.service, ms as f64 / 1000.0))
+        })
+        .collect();
+    if !downtime.is_empty() {
+        let _ = writeln!(out, "  downtime: {}", downtime.join(", "));
+    }
+    if !r.adopted.is_empty() {
+        let _ = writeln!(
+            out,
+            "  adopted (replaced, volumes and bind mounts kept): {}",
+            r.adopted.join(", ")
         );
     }
     if !r.orphans_kept.is_empty() {

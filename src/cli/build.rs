@@ -1,5 +1,6 @@
-//! `fedgen build`: compile a stack spec into a compose file, check one in CI (`--check`), or print
-//! it (`--stdout`); diagnostics as text on stderr or one JSON document on stdout.
+//! `fedgen build`: compile a stack spec into a compose file (or, `--target swarm`, a stack file),
+//! check one in CI (`--check`), or print it (`--stdout`); diagnostics as text on stderr or one
+//! JSON document on stdout.
 
 use super::Format;
 use crate::compile::{self, emit};
@@ -28,9 +29,9 @@ pub struct BuildArgs {
     /// A directory of KIND.yml.j2 templates that override or add to the built-in kinds.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Where `generate:` secrets are kept (0700 directory, 0600 files). This path is written into
-    /// the compose file. [default: $XDG_STATE_HOME/fedgen/<project>/secrets]
-    #[arg(long, value_name = "DIR", env = "FEDGEN_SECRETS_DIR")]
+    /// No longer used: `generate:` secrets are made on the engine by the first `fedgen apply`
+    /// (accepted, with a warning, so that old scripts keep working).
+    #[arg(long, value_name = "DIR", hide = true)]
     pub secrets_dir: Option<PathBuf>,
     /// Write nothing; exit 2 if the file on disk differs from what the inputs compile to.
     #[arg(long)]
@@ -60,11 +61,12 @@ pub fn run(args: &BuildArgs) -> i32 {
             .output
             .clone()
             .unwrap_or_else(|| default_output(args.target.unwrap_or_default())),
-        secrets_dir: args.secrets_dir.clone(),
         process_env: std::env::vars().collect(),
         target: args.target,
-        make_generated: !args.check,
     };
+    if args.secrets_dir.is_some() {
+        eprintln!("warning: --secrets-dir is no longer used: `generate:` secrets are made on the Docker engine by the first `fedgen apply` and kept there (see docs/spec.md)");
+    }
     let c = compile::compile(&input);
     // Without -o, each target's own file name (in the same directory, so relative paths in the
     // file are the same).
@@ -143,15 +145,6 @@ pub fn run(args: &BuildArgs) -> i32 {
         } else {
             exit::CHANGES_PENDING
         };
-    }
-    for (dir, name, bytes) in &out.generated {
-        if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
-            eprintln!(
-                "error: cannot create generated secret `{name}` in {}: {e}",
-                dir.display()
-            );
-            return exit::INVALID;
-        }
     }
     if args.stdout {
         report("ok", summary);

@@ -5,13 +5,22 @@
 //! - [`build`]: `fedgen build`, the compiler;
 //! - [`diff`]: `fedgen diff`, the plan against the host;
 //! - [`apply`]: `fedgen apply`, the rollout, with [`progress`] showing it as it goes;
-//! - [`kinds`]: `fedgen kinds`, the kinds reference.
+//! - [`import`]: `fedgen import`, running containers described as a stack spec;
+//! - [`kinds`]: `fedgen kinds`, the kinds reference;
+//! - [`lint`]: `fedgen lint`, the rules over any Compose file;
+//! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine;
+//! - [`completions`]: `fedgen completions SHELL` and `fedgen man`, from the clap definitions.
 
 mod apply;
 mod build;
+mod completions;
 mod diff;
+mod import;
 mod kinds;
+mod lint;
 mod progress;
+mod project;
+mod secrets;
 
 use crate::exit;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,8 +50,18 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Converge the Docker host to a compose file (or a saved plan), health-gated and idempotent.
     Apply(apply::ApplyArgs),
+    /// Describe running containers (made by hand) as a stack spec; their secrets go to a 0600 file.
+    Import(import::ImportArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
+    /// Check Compose files for what a reboot breaks and what gives too much away.
+    Lint(lint::LintArgs),
+    /// Generated secrets kept on the engine: `rotate NAME` makes a new value.
+    Secrets(secrets::SecretsArgs),
+    /// Print shell completions (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one per command with --out-dir).
+    Man(completions::ManArgs),
 }
 
 pub fn main() -> i32 {
@@ -62,7 +81,12 @@ pub fn main() -> i32 {
         Command::Build(args) => build::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Secrets(args) => secrets::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
@@ -83,6 +107,34 @@ fn engine_error(
     eprintln!("error: {}", desired.redact(&e.to_string()));
     if let Some(h) = e.hint() {
         eprintln!("  = hint: {h}");
+    }
+}
+
+/// Which engine, as the docker CLI's global options say it (resolved by
+/// [`crate::deploy::endpoint`]: these, then DOCKER_HOST, DOCKER_CONTEXT, the current context).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// The engine, as `docker -H`: unix:///path, tcp://host:port (TLS with DOCKER_TLS_VERIFY and
+    /// DOCKER_CERT_PATH), ssh://[user@]host[:port] (the system's ssh client). Default:
+    /// DOCKER_HOST, else the context, else unix:///var/run/docker.sock.
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "URL",
+        conflicts_with = "context"
+    )]
+    pub host: Option<String>,
+    /// A Docker context (`docker context ls`), as `docker --context`; overrides DOCKER_HOST.
+    #[arg(short = 'c', long = "context", value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl EngineArgs {
+    pub fn selection(&self) -> crate::deploy::endpoint::Selection {
+        crate::deploy::endpoint::Selection {
+            host: self.host.clone(),
+            context: self.context.clone(),
+        }
     }
 }
 
@@ -118,6 +170,66 @@ fn file_target(
         )),
         _ => Ok(is),
     }
+}
+
+/// The stack file `diff` or `apply` converges on a swarm, or `None` for a Compose project: a
+/// single file (`-f`, a saved plan's, or the default) that is a stack file, or `--target swarm`
+/// (then, without -f, `docker-stack.microservices.yml`). The Compose project options that a
+/// stack file fixes itself are refused with it: its name (`x-fedgen.stack`), profiles, and the
+/// directory (its own).
+fn swarm_file(
+    project: &project::ProjectArgs,
+    fallback: Option<&std::path::Path>,
+    asked: Option<crate::model::swarm::Target>,
+) -> Result<Option<std::path::PathBuf>, String> {
+    use crate::model::swarm::Target;
+    let files = if asked == Some(Target::Swarm) && project.files.is_empty() && fallback.is_none() {
+        vec![std::path::PathBuf::from(project::BUILT_STACK_FILE)]
+    } else {
+        project.options(fallback).files
+    };
+    let file = match (files.as_slice(), asked) {
+        ([one], _) => one.clone(),
+        ([], _) => return Ok(None),
+        (_, Some(Target::Swarm)) => {
+            return Err("a stack on a swarm is one stack file: pass a single -f".into())
+        }
+        (many, _) => {
+            if let Some(f) = many.iter().find(|f| {
+                std::fs::read_to_string(f).is_ok_and(|t| crate::deploy::swarm::is_stack_file(&t))
+            }) {
+                return Err(format!(
+                    "{} is a swarm stack file: it is not merged with other files; pass it alone",
+                    f.display()
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    if file_target(&file, asked)? != Target::Swarm {
+        return Ok(None);
+    }
+    let fixed = [
+        (
+            project.project_name.is_some(),
+            "-p/--project-name (the stack file names its stack)",
+        ),
+        (
+            !project.profiles.is_empty(),
+            "--profile (a stack file has no profiles)",
+        ),
+        (
+            project.project_directory.is_some(),
+            "--project-directory (paths in a stack file resolve against its own directory)",
+        ),
+    ];
+    if let Some((_, what)) = fixed.iter().find(|(given, _)| *given) {
+        return Err(format!(
+            "{} is a swarm stack file: {what} is for Compose projects",
+            file.display()
+        ));
+    }
+    Ok(Some(file))
 }
 
 /// Sets `interrupted` on SIGINT or SIGTERM (apply finishes the steps under way, starts nothing).

@@ -1,9 +1,10 @@
-//! Emission: the compose model as YAML bytes, written atomically; generated secrets made once.
+//! Emission: the compose model as YAML bytes, written atomically.
 //!
 //! Takes: a validated [`Compose`] model and the header facts (source path, spec hash). Gives: the
-//! file's exact bytes (deterministic: same model, same bytes), an atomic write (a temp file in the
-//! target's directory, fsync, rename: readers see the old file or the new one, never half of one),
-//! and `generate:` secrets created with the OS's CSPRNG into 0600 files in a 0700 directory.
+//! file's exact bytes (deterministic: same model, same bytes) and an atomic write (a temp file in
+//! the target's directory, fsync, rename: readers see the old file or the new one, never half of
+//! one). `generate:` secrets are not made here: the first `fedgen apply` makes them on the engine
+//! ([`crate::deploy::secrets`]), so the file names no path of the building machine.
 
 use crate::model::Compose;
 use std::io::Write;
@@ -53,82 +54,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Makes `dir/name` with `bytes` random bytes (hex) unless it exists; never overwrites.
-/// Returns whether it made one.
-pub fn ensure_generated_secret(dir: &Path, name: &str, bytes: usize) -> std::io::Result<bool> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let path = dir.join(name);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_file() => {
-            if m.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-            }
-            return Ok(false);
-        }
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{} exists and is not a regular file", path.display()),
-            ))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut buf = vec![0u8; bytes];
-    getrandom::getrandom(&mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let value = crate::model::hex(&buf);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(value.as_bytes())?;
-    f.sync_all()?;
-    // A concurrent build may have made it meanwhile: keep the first one.
-    match std::fs::hard_link(&tmp, &path) {
-        Ok(()) => {
-            std::fs::remove_file(&tmp)?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(&tmp)?;
-            Ok(false)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn generated_secret_is_made_once_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let sdir = dir.path().join("s");
-        assert!(ensure_generated_secret(&sdir, "a", 32).unwrap());
-        let first = std::fs::read_to_string(sdir.join("a")).unwrap();
-        assert_eq!(first.len(), 64);
-        assert!(!ensure_generated_secret(&sdir, "a", 32).unwrap());
-        assert_eq!(std::fs::read_to_string(sdir.join("a")).unwrap(), first);
-        let mode = std::fs::metadata(sdir.join("a"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
-        assert_eq!(mode, 0o600);
-        let dmode = std::fs::metadata(&sdir).unwrap().permissions().mode() & 0o777;
-        assert_eq!(dmode, 0o700);
-    }
 
     #[test]
     fn atomic_write_replaces_whole_file() {

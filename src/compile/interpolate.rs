@@ -6,8 +6,12 @@
 //!
 //! Supported, as in Compose: `$$` (a literal `$`), `$VAR`, `${VAR}`, `${VAR:-default}` (unset or
 //! empty), `${VAR-default}` (unset), `${VAR:?message}`, `${VAR?message}`, `${VAR:+replacement}`,
-//! `${VAR+replacement}`; defaults and replacements may themselves contain interpolations. Unlike
-//! Compose, a variable that is unset and has no default is an error, not an empty string.
+//! `${VAR+replacement}`; defaults and replacements may themselves contain interpolations.
+//!
+//! Two rule sets: [`interpolate`] for stack specs is stricter than Compose (a variable that is unset
+//! and has no default is an error, a lone `$` too); [`interpolate_compose`] is Compose's own (an
+//! unset variable is an empty string, named in [`Output::unset`] for a warning, and a `$` that
+//! starts no expression stays as it is).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -32,21 +36,51 @@ pub struct Output {
     pub text: String,
     /// Every variable the text read, in order, including ones only tested by `:-`.
     pub used: Vec<String>,
+    /// Compose rules only: variables that were unset and gave an empty string.
+    pub unset: Vec<String>,
 }
 
+/// The stack spec's rules: an unset variable without a default is an error.
 pub fn interpolate(
     input: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Output, Vec<Located>> {
+    with_rules(input, lookup, false)
+}
+
+/// Compose's rules: an unset variable is an empty string; a lone `$` is literal.
+pub fn interpolate_compose(
+    input: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Output, Vec<Located>> {
+    with_rules(input, lookup, true)
+}
+
+fn with_rules(
+    input: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    compose: bool,
+) -> Result<Output, Vec<Located>> {
     let chars: Vec<char> = input.chars().collect();
-    let mut out = Output::default();
-    let mut problems = Vec::new();
-    run(&chars, 0, lookup, &mut out, &mut problems);
-    if problems.is_empty() {
-        Ok(out)
+    let mut cx = Cx {
+        lookup,
+        compose,
+        out: Output::default(),
+        problems: Vec::new(),
+    };
+    run(&chars, 0, &mut cx);
+    if cx.problems.is_empty() {
+        Ok(cx.out)
     } else {
-        Err(problems)
+        Err(cx.problems)
     }
+}
+
+struct Cx<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    compose: bool,
+    out: Output,
+    problems: Vec<Located>,
 }
 
 fn is_name_start(c: char) -> bool {
@@ -57,25 +91,19 @@ fn is_name_char(c: char) -> bool {
     c == '_' || c.is_ascii_alphanumeric()
 }
 
-/// Interpolates `chars` (which start at character `base` of the original input) into `out`.
-fn run(
-    chars: &[char],
-    base: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Output,
-    problems: &mut Vec<Located>,
-) {
+/// Interpolates `chars` (which start at character `base` of the original input) into `cx.out`.
+fn run(chars: &[char], base: usize, cx: &mut Cx) {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         if c != '$' {
-            out.text.push(c);
+            cx.out.text.push(c);
             i += 1;
             continue;
         }
         match chars.get(i + 1) {
             Some('$') => {
-                out.text.push('$');
+                cx.out.text.push('$');
                 i += 2;
             }
             Some(&n) if is_name_start(n) => {
@@ -84,7 +112,7 @@ fn run(
                     j += 1;
                 }
                 let name: String = chars[i + 1..j].iter().collect();
-                substitute(&name, None, base + i, j - i, lookup, out, problems);
+                substitute(&name, None, base + i, j - i, cx);
                 i = j;
             }
             Some('{') => {
@@ -107,7 +135,7 @@ fn run(
                     j += 1;
                 }
                 let Some(close) = close else {
-                    problems.push(Located {
+                    cx.problems.push(Located {
                         problem: Problem::Syntax {
                             message: "unclosed `${`".into(),
                         },
@@ -117,19 +145,15 @@ fn run(
                     return;
                 };
                 let inner = &chars[i + 2..close];
-                braced(
-                    inner,
-                    base + i,
-                    close + 1 - i,
-                    base + i + 2,
-                    lookup,
-                    out,
-                    problems,
-                );
+                braced(inner, base + i, close + 1 - i, base + i + 2, cx);
                 i = close + 1;
             }
+            _ if cx.compose => {
+                cx.out.text.push('$');
+                i += 1;
+            }
             _ => {
-                problems.push(Located {
+                cx.problems.push(Located {
                     problem: Problem::Syntax {
                         message:
                             "a `$` must start `${NAME}` or `$NAME`; write `$$` for a literal `$`"
@@ -154,22 +178,14 @@ enum Op {
     ReplaceIfSet,
 }
 
-fn braced(
-    inner: &[char],
-    start: usize,
-    len: usize,
-    inner_base: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Output,
-    problems: &mut Vec<Located>,
-) {
+fn braced(inner: &[char], start: usize, len: usize, inner_base: usize, cx: &mut Cx) {
     let name_end = inner
         .iter()
         .position(|c| !is_name_char(*c))
         .unwrap_or(inner.len());
     let name: String = inner[..name_end].iter().collect();
     if name.is_empty() || !is_name_start(inner[0]) {
-        problems.push(Located {
+        cx.problems.push(Located {
             problem: Problem::Syntax {
                 message: format!(
                     "`${{{}}}` is not a valid variable reference",
@@ -183,7 +199,7 @@ fn braced(
     }
     let rest = &inner[name_end..];
     if rest.is_empty() {
-        substitute(&name, None, start, len, lookup, out, problems);
+        substitute(&name, None, start, len, cx);
         return;
     }
     let (op, skip) = match rest {
@@ -194,7 +210,7 @@ fn braced(
         [':', '+', ..] => (Op::ReplaceIfSetNonEmpty, 2),
         ['+', ..] => (Op::ReplaceIfSet, 1),
         _ => {
-            problems.push(Located {
+            cx.problems.push(Located {
                 problem: Problem::Syntax {
                     message: format!(
                         "unexpected `{}` after `${{{name}`; expected `}}`, `:-`, `-`, `:?`, `?`, `:+` or `+`",
@@ -212,29 +228,20 @@ fn braced(
         Some((op, &rest[skip..], inner_base + name_end + skip)),
         start,
         len,
-        lookup,
-        out,
-        problems,
+        cx,
     );
 }
 
-fn substitute(
-    name: &str,
-    op: Option<(Op, &[char], usize)>,
-    start: usize,
-    len: usize,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    out: &mut Output,
-    problems: &mut Vec<Located>,
-) {
-    out.used.push(name.to_string());
-    let value = lookup(name);
+fn substitute(name: &str, op: Option<(Op, &[char], usize)>, start: usize, len: usize, cx: &mut Cx) {
+    cx.out.used.push(name.to_string());
+    let value = (cx.lookup)(name);
     let set = value.is_some();
     let non_empty = value.as_deref().is_some_and(|v| !v.is_empty());
     let Some((op, arg, arg_base)) = op else {
         match value {
-            Some(v) => out.text.push_str(&v),
-            None => problems.push(Located {
+            Some(v) => cx.out.text.push_str(&v),
+            None if cx.compose => cx.out.unset.push(name.into()),
+            None => cx.problems.push(Located {
                 problem: Problem::Missing { name: name.into() },
                 offset: start,
                 len,
@@ -242,17 +249,15 @@ fn substitute(
         }
         return;
     };
-    let use_arg =
-        |out: &mut Output, problems: &mut Vec<Located>| run(arg, arg_base, lookup, out, problems);
     match op {
-        Op::DefaultIfUnsetOrEmpty if !non_empty => use_arg(out, problems),
-        Op::DefaultIfUnset if !set => use_arg(out, problems),
-        Op::ReplaceIfSetNonEmpty if non_empty => use_arg(out, problems),
-        Op::ReplaceIfSet if set => use_arg(out, problems),
+        Op::DefaultIfUnsetOrEmpty if !non_empty => run(arg, arg_base, cx),
+        Op::DefaultIfUnset if !set => run(arg, arg_base, cx),
+        Op::ReplaceIfSetNonEmpty if non_empty => run(arg, arg_base, cx),
+        Op::ReplaceIfSet if set => run(arg, arg_base, cx),
         Op::ReplaceIfSetNonEmpty | Op::ReplaceIfSet => {}
-        Op::RequireSetNonEmpty if !non_empty => required(name, arg, start, len, problems),
-        Op::RequireSet if !set => required(name, arg, start, len, problems),
-        _ => out.text.push_str(value.as_deref().unwrap_or_default()),
+        Op::RequireSetNonEmpty if !non_empty => required(name, arg, start, len, &mut cx.problems),
+        Op::RequireSet if !set => required(name, arg, start, len, &mut cx.problems),
+        _ => cx.out.text.push_str(value.as_deref().unwrap_or_default()),
     }
 }
 
@@ -287,6 +292,19 @@ mod tests {
 
     fn problems(s: &str) -> Vec<Located> {
         interpolate(s, &lookup).unwrap_err()
+    }
+
+    #[test]
+    fn compose_rules_make_unset_empty_and_keep_a_lone_dollar() {
+        let out = interpolate_compose(
+            "${UNSET}-${TAG:-d}-${TAG:+r}-$$HOME-${EMPTY-x}-${EMPTY:-y} cost $5",
+            &lookup,
+        )
+        .unwrap();
+        assert_eq!(out.text, "-1.4.2-r-$HOME--y cost $5");
+        assert_eq!(out.unset, vec!["UNSET"]);
+        assert!(interpolate_compose("${1X}", &lookup).is_err());
+        assert!(interpolate_compose("${UNSET:?needed}", &lookup).is_err());
     }
 
     #[test]

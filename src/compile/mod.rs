@@ -30,14 +30,9 @@ pub struct Input {
     pub templates: Option<PathBuf>,
     /// Where the compose file goes (relative paths in it are resolved from its directory).
     pub out: PathBuf,
-    /// Where `generate:` secrets live; `None`: `$XDG_STATE_HOME/fedgen/<project>/secrets`.
-    pub secrets_dir: Option<PathBuf>,
     pub process_env: BTreeMap<String, String>,
     /// What to write; `None`: the spec's `target:`, else a compose file.
     pub target: Option<Target>,
-    /// Make missing `generate:` secrets before naming swarm secrets by their content (a swarm
-    /// build that writes its file; `--check` writes nothing and reports them missing).
-    pub make_generated: bool,
 }
 
 pub use crate::model::swarm::Target;
@@ -51,8 +46,6 @@ pub struct Output {
     pub swarm: Option<crate::model::swarm::Stack>,
     /// The file's exact bytes.
     pub yaml: String,
-    /// `generate:` secrets to make before the file is used: (directory, name, bytes).
-    pub generated: Vec<(PathBuf, String, usize)>,
 }
 
 /// The outcome: the sources (for rendering diagnostics), every diagnostic, and the output if no
@@ -119,14 +112,9 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     if diags.has_errors() {
         return None;
     }
-    let secrets_dir = match &input.secrets_dir {
-        Some(d) => absolute(d),
-        None => default_secrets_dir(&input.process_env, &spec.name.value),
-    };
     let paths = render::Paths {
         spec_dir: parent_dir(&input.spec),
         out_dir: parent_dir(&input.out),
-        secrets_dir: secrets_dir.clone(),
     };
     let target = input
         .target
@@ -137,10 +125,8 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
     }
     let (compose, kind_sources) = render::render(&stack, &env, source, sources, &paths, diags)?;
     validate::policies(&compose, &kind_sources, diags);
-    let mut generated = Vec::new();
     for (name, decl) in &spec.secrets {
         match &decl.source {
-            spec::SecretSource::Generate(n) => generated.push((secrets_dir.clone(), name.clone(), *n)),
             spec::SecretSource::Env(var) if env.get(var).is_none() && target == Target::Compose => diags.push(
                 Diagnostic::warning(Code::SecretUnset, format!("secret `{name}` reads `{var}`, which is not set now"))
                     .at(decl.name.span)
@@ -150,9 +136,9 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         }
     }
     if target == Target::Swarm {
-        return swarm_output(input, &stack, &env, compose, generated, &spec_sha, diags);
+        return swarm_output(input, &stack, &env, compose, &spec_sha, diags);
     }
-    let yaml = emit::to_yaml(&compose, &input.spec.display().to_string(), &spec_sha);
+    let yaml = emit::to_yaml(&compose, &header_source(&input.spec, &input.out), &spec_sha);
     // The file must read back as the same model: a check on the emitter and on the model's types.
     // It costs a third of a large build, so release builds leave it to the tests (which run debug
     // builds, so every compile in the test suite, golden and hostile inputs included, checks it).
@@ -174,39 +160,28 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         target,
         swarm: None,
         yaml,
-        generated,
     })
 }
 
-/// The swarm target's output: the stack file, with its secrets named by their content.
+/// The swarm target's output: the stack file, with its secrets named by their content (but
+/// generated ones, made on the swarm by the first apply).
 fn swarm_output(
     input: &Input,
     stack: &validate::Stack,
     env: &env::Env,
     compose: Compose,
-    generated: Vec<(PathBuf, String, usize)>,
     spec_sha: &str,
     diags: &mut Diagnostics,
 ) -> Option<Output> {
     if diags.has_errors() {
         return None;
     }
-    if input.make_generated {
-        for (dir, name, bytes) in &generated {
-            if let Err(e) = emit::ensure_generated_secret(dir, name, *bytes) {
-                diags.push(Diagnostic::error(
-                    Code::SwarmSecretUnknown,
-                    format!(
-                        "cannot create generated secret `{name}` in {}: {e}",
-                        dir.display()
-                    ),
-                ));
-                return None;
-            }
-        }
-    }
     let stack_file = swarm::convert(&compose, stack, env, &parent_dir(&input.out), diags)?;
-    let yaml = emit::swarm_to_yaml(&stack_file, &input.spec.display().to_string(), spec_sha);
+    let yaml = emit::swarm_to_yaml(
+        &stack_file,
+        &header_source(&input.spec, &input.out),
+        spec_sha,
+    );
     if cfg!(debug_assertions) {
         match crate::model::swarm::Stack::from_yaml(&yaml) {
             Ok(back) if back == stack_file => {}
@@ -225,8 +200,28 @@ fn swarm_output(
         target: Target::Swarm,
         swarm: Some(stack_file),
         yaml,
-        generated,
     })
+}
+
+/// How the file's header names the spec: as given when relative; an absolute path only below
+/// the output's directory or the current one (and then relative to it), else by its file name:
+/// the compiled file names no path of the building machine, so another checkout builds the same
+/// bytes.
+fn header_source(spec: &Path, out: &Path) -> String {
+    if spec.is_relative() {
+        return spec.display().to_string();
+    }
+    let out_dir = parent_dir(out);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    [out_dir.as_path(), cwd.as_path()]
+        .iter()
+        .find_map(|base| spec.strip_prefix(base).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| {
+            spec.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
 }
 
 fn parent_dir(p: &Path) -> PathBuf {
@@ -245,17 +240,6 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-/// `$XDG_STATE_HOME/fedgen/<project>/secrets`, or `~/.local/state/...`: outside any repository.
-pub fn default_secrets_dir(env: &BTreeMap<String, String>, project: &str) -> PathBuf {
-    let state = env
-        .get("XDG_STATE_HOME")
-        .filter(|s| Path::new(s).is_absolute())
-        .map(PathBuf::from)
-        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"));
-    state.join("fedgen").join(project).join("secrets")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,10 +255,8 @@ mod tests {
             env_file: None,
             templates: None,
             out: dir.path().join("out.yml"),
-            secrets_dir: Some(dir.path().join("s")),
             process_env: BTreeMap::new(),
             target: None,
-            make_generated: false,
         });
         let errors: Vec<String> = c
             .diags

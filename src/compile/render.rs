@@ -17,7 +17,7 @@ use crate::compile::probe::Probe;
 use crate::compile::spec::{self, SecretSource};
 use crate::compile::validate::Stack;
 use crate::diag::{Code, Diagnostic, Diagnostics, Sources, Span, Spanned};
-use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_KIND, LABEL_LIFECYCLE};
+use crate::model::labels::{LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_KIND, LABEL_LIFECYCLE};
 use crate::model::{
     Compose, Condition, Config, DependsOn, Deploy, Healthcheck, Lifecycle, Limits, Logging, Mount,
     Network, Port, Resources, RestartPolicy, Secret, Service, ServiceConfig, ServiceSecret, Volume,
@@ -72,8 +72,6 @@ pub struct Paths {
     pub spec_dir: PathBuf,
     /// Directory the compose file is written to: relative paths in it are relative to this.
     pub out_dir: PathBuf,
-    /// Where `generate:` secrets are kept.
-    pub secrets_dir: PathBuf,
 }
 
 struct ServiceInfo {
@@ -257,7 +255,7 @@ pub fn render(
             let volume = Volume {
                 name: v.name.clone(),
                 external: v.external,
-                labels: BTreeMap::new(),
+                ..Volume::default()
             };
             (k.clone(), volume)
         })
@@ -300,7 +298,7 @@ pub fn render(
                 n.clone(),
                 Network {
                     internal: *internal,
-                    labels: BTreeMap::new(),
+                    ..Network::default()
                 },
             )
         })
@@ -312,15 +310,17 @@ pub fn render(
             let secret = match &d.source {
                 SecretSource::Env(var) => Secret {
                     environment: Some(var.clone()),
-                    file: None,
+                    ..Default::default()
                 },
                 SecretSource::File(f) => Secret {
-                    environment: None,
                     file: Some(relocate(f, paths)),
+                    ..Default::default()
                 },
-                SecretSource::Generate(_) => Secret {
-                    environment: None,
-                    file: Some(paths.secrets_dir.join(n).display().to_string()),
+                // Made once on the target engine by the first apply: no path of this machine.
+                SecretSource::Generate(bytes) => Secret {
+                    environment: Some(Secret::generated_variable(n)),
+                    generate: Some(*bytes),
+                    ..Default::default()
                 },
             };
             (n.clone(), secret)
@@ -466,11 +466,15 @@ impl<'a> ServiceRender<'a, '_> {
             ),
             deploy,
             labels: [(LABEL_KIND.to_string(), self.kind.name.clone())].into(),
+            ..Service::default()
         };
         if !long_running {
             service
                 .labels
                 .insert(LABEL_LIFECYCLE.into(), Lifecycle::ONE_SHOT.into());
+        }
+        if let Some(a) = &self.svc.adopt {
+            service.labels.insert(LABEL_ADOPT.into(), a.value.clone());
         }
         self.check_mount_targets(&service);
         self.warn_opt_outs(&service, copies_in);
@@ -764,7 +768,7 @@ impl<'a> ServiceRender<'a, '_> {
                 } else {
                     Condition::ServiceStarted
                 };
-                (u.value.clone(), DependsOn { condition })
+                (u.value.clone(), DependsOn::on(condition))
             })
             .collect()
     }
@@ -786,8 +790,8 @@ impl<'a> ServiceRender<'a, '_> {
                     .container_port
                     .or(self.stack.ports[self.name.as_str()])
                     .unwrap_or(p.host_port),
-                published: p.host_port,
-                host_ip: p.host_ip.clone().unwrap_or_else(|| publish_ip.clone()),
+                published: Some(p.host_port),
+                host_ip: Some(p.host_ip.clone().unwrap_or_else(|| publish_ip.clone())),
                 protocol: "tcp".into(),
             })
             .collect()
@@ -1054,6 +1058,7 @@ fn spec_mount(v: &str, paths: &Paths) -> Mount {
             source: relocate(source, paths),
             target: target.into(),
             read_only,
+            create_host_path: false,
         }
     } else {
         Mount {
@@ -1061,6 +1066,7 @@ fn spec_mount(v: &str, paths: &Paths) -> Mount {
             source: source.into(),
             target: target.into(),
             read_only,
+            create_host_path: false,
         }
     }
 }
@@ -1113,20 +1119,17 @@ mod tests {
         let paths = Paths {
             spec_dir: "/p/stacks".into(),
             out_dir: "/p".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./conf/a.yml", &paths), "./stacks/conf/a.yml");
         assert_eq!(relocate("../secrets/x", &paths), "./secrets/x");
         let same = Paths {
             spec_dir: "/p".into(),
             out_dir: "/p".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./data", &same), "./data");
         let deeper = Paths {
             spec_dir: "/p".into(),
             out_dir: "/p/out".into(),
-            secrets_dir: "/s".into(),
         };
         assert_eq!(relocate("./data", &deeper), "./../data");
     }

@@ -5,8 +5,9 @@
 //! unknown keys with a "did you mean", wrong types, missing or secret variables). Parsing goes on
 //! after a problem so that one run reports all of them.
 //!
-//! YAML is read with `marked-yaml`, which keeps a line and column on every node (serde_norway only
-//! locates syntax errors) and refuses anchors and aliases outright, so alias bombs cannot expand.
+//! YAML is read with [`crate::yaml`] in its strict mode, which keeps a line and column on every
+//! node (serde_norway only locates syntax errors) and refuses anchors, aliases and tags outright,
+//! so alias bombs cannot expand.
 //! Cross-references (does a `uses` target exist?) are the next stage's business: see `validate`.
 
 use crate::compile::env::{looks_secret, Env};
@@ -16,9 +17,8 @@ use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics, Sources, Span, Sp
 use crate::model::RestartPolicy;
 use crate::names::{self, NameKind};
 use crate::units::{Bytes, Cpus, Duration, UnitError};
+use crate::yaml::{self, Node, Value};
 use indexmap::IndexMap;
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
-use marked_yaml::{LoadError, Node};
 use std::collections::BTreeSet;
 
 /// Largest spec fedgen reads: far above any real stack, small enough to bound time and memory.
@@ -174,6 +174,9 @@ pub struct ServiceSpec {
     pub image_family: Option<Spanned<String>>,
     /// How many copies run (swarm target only; a compose project runs one).
     pub replicas: Option<Spanned<u64>>,
+    /// An unmanaged container (made by hand, `docker run --name`) that this service replaces
+    /// with `fedgen apply --adopt`, whatever its name.
+    pub adopt: Option<Spanned<String>>,
     /// Keys the kind defines (e.g. `databases` for postgres), checked against the kind by `validate`.
     pub params: IndexMap<String, (Span, serde_json::Value)>,
 }
@@ -233,6 +236,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "shm_size",
     "image_family",
     "replicas",
+    "adopt",
 ];
 const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
 
@@ -264,14 +268,20 @@ pub fn parse(source: usize, sources: &Sources, env: &Env, diags: &mut Diagnostic
         );
         return None;
     }
-    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
-    let root = match marked_yaml::parse_yaml_with_options(source, text, options) {
-        Ok(node) => node,
-        Err(e) => {
-            diags.push(load_error(source, e));
-            return None;
-        }
-    };
+    let mut yd = Vec::new();
+    let root = yaml::parse(source, sources, yaml::Options::strict(), &mut yd);
+    for d in yd {
+        diags.push(d);
+    }
+    let root = root?;
+    if root.entries().is_none() && !root.is_null() {
+        diags.push(
+            Diagnostic::error(Code::SpecNotMapping, "a stack spec is a YAML mapping")
+                .at(root.span)
+                .hint("start with `name:` and `services:`"),
+        );
+        return None;
+    }
     let mut r = Reader {
         source,
         sources,
@@ -306,58 +316,6 @@ fn too_deep(source: usize, text: &str) -> Option<Span> {
     None
 }
 
-fn marker_span(source: usize, m: Option<&marked_yaml::Marker>, len: usize) -> Span {
-    m.map(|m| Span::new(source, m.line(), m.column(), len))
-        .unwrap_or_else(|| Span::new(source, 1, 1, len))
-}
-
-fn load_error(source: usize, e: LoadError) -> Diagnostic {
-    match e {
-        LoadError::TopLevelMustBeMapping(m) => {
-            Diagnostic::error(Code::SpecNotMapping, "a stack spec is a YAML mapping")
-                .at(marker_span(source, Some(&m), 1))
-                .hint("start with `name:` and `services:`")
-        }
-        LoadError::UnexpectedAnchor(m) => Diagnostic::error(
-            Code::YamlAnchor,
-            "YAML anchors and aliases are not supported in stack specs",
-        )
-        .at(marker_span(source, Some(&m), 1))
-        .hint("use `defaults:` for values that several services share"),
-        LoadError::UnexpectedTag(m) => Diagnostic::error(
-            Code::YamlTag,
-            "YAML tags (`!tag`) are not supported in stack specs",
-        )
-        .at(marker_span(source, Some(&m), 1)),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            Diagnostic::error(Code::YamlComplexKey, "mapping keys must be plain strings")
-                .at(marker_span(source, Some(&m), 1))
-        }
-        LoadError::DuplicateKey(inner) => {
-            let len = inner.key.as_str().chars().count();
-            Diagnostic::error(
-                Code::DuplicateKey,
-                format!("`{}` is given twice", inner.key.as_str()),
-            )
-            .at(marker_span(source, inner.key.span().start(), len))
-            .label(
-                marker_span(source, inner.prev_key.span().start(), len),
-                "first given here",
-            )
-            .hint("keep one of them")
-        }
-        LoadError::ScanError(m, e) => {
-            Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {}", e.info()))
-                .at(marker_span(source, Some(&m), 1))
-        }
-        LoadError::TopLevelMustBeSequence(m) => Diagnostic::error(
-            Code::SpecNotMapping,
-            "unexpected top level",
-        )
-        .at(marker_span(source, Some(&m), 1)),
-    }
-}
-
 struct Reader<'a> {
     source: usize,
     sources: &'a Sources,
@@ -366,32 +324,40 @@ struct Reader<'a> {
 }
 
 fn kind_of(node: &Node) -> &'static str {
-    match node {
-        Node::Scalar(_) => "a scalar",
-        Node::Mapping(_) => "a mapping",
-        Node::Sequence(_) => "a list",
+    match node.value {
+        Value::Scalar(..) => "a scalar",
+        Value::Map(_) => "a mapping",
+        Value::Seq(_) => "a list",
     }
 }
 
 fn is_null(node: &Node) -> bool {
-    matches!(node, Node::Scalar(s) if matches!(s.as_str(), "" | "~" | "null"))
+    node.is_null()
+}
+
+/// Lookups on a mapping's entries.
+trait Entries {
+    fn get_node(&self, key: &str) -> Option<&Node>;
+    fn keys(&self) -> impl Iterator<Item = &Node>;
+}
+
+impl Entries for [(Node, Node)] {
+    fn get_node(&self, key: &str) -> Option<&Node> {
+        self.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Node> {
+        self.iter().map(|(k, _)| k)
+    }
 }
 
 impl Reader<'_> {
     fn span(&self, node: &Node) -> Span {
-        let len = match node {
-            Node::Scalar(s) => s.as_str().chars().count(),
-            _ => 1,
-        };
-        marker_span(self.source, node.span().start(), len)
+        node.span
     }
 
-    fn key_span(&self, key: &MarkedScalarNode) -> Span {
-        marker_span(
-            self.source,
-            key.span().start(),
-            key.as_str().chars().count(),
-        )
+    fn key_span(&self, key: &Node) -> Span {
+        key.span
     }
 
     fn type_error(&self, node: &Node, what: &str, expected: &str) -> Diagnostic {
@@ -401,18 +367,25 @@ impl Reader<'_> {
         )
         .at(self.span(node));
         match (expected, node) {
-            ("a list", Node::Scalar(s)) => {
-                d.hint(format!("write a list, even of one item: [{}]", s.as_str()))
-            }
+            (
+                "a list",
+                Node {
+                    value: Value::Scalar(s, _),
+                    ..
+                },
+            ) => d.hint(format!("write a list, even of one item: [{}]", s.as_str())),
             ("a list", _) => d.hint("write a list: [a, b]"),
             ("a mapping", _) => d.hint("write a mapping: `key: value` lines, or { key: value }"),
             _ => d,
         }
     }
 
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
         match node {
-            Node::Mapping(m) => Some(m),
+            Node {
+                value: Value::Map(m),
+                ..
+            } => Some(m),
             n if is_null(n) => None,
             n => {
                 let d = self.type_error(n, what, "a mapping");
@@ -423,13 +396,7 @@ impl Reader<'_> {
     }
 
     /// Reports keys of `map` outside `allowed` (and `extra`), with the closest allowed one as a hint.
-    fn check_keys(
-        &mut self,
-        map: &MarkedMappingNode,
-        what: &str,
-        allowed: &[&str],
-        extra: &[&str],
-    ) {
+    fn check_keys(&mut self, map: &[(Node, Node)], what: &str, allowed: &[&str], extra: &[&str]) {
         for key in map.keys() {
             let k = key.as_str();
             if allowed.contains(&k) || extra.contains(&k) || k.starts_with("x-") {
@@ -448,7 +415,10 @@ impl Reader<'_> {
     /// The scalar's text, as written (no interpolation).
     fn raw(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         match node {
-            Node::Scalar(s) => Some(Spanned::new(s.as_str().to_string(), self.span(node))),
+            Node {
+                value: Value::Scalar(s, _),
+                ..
+            } => Some(Spanned::new(s.as_str().to_string(), self.span(node))),
             n => {
                 let d = self.type_error(n, what, "a string");
                 self.diags.push(d);
@@ -549,7 +519,10 @@ impl Reader<'_> {
 
     fn list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<&'n Node> {
         match node {
-            Node::Sequence(seq) => seq.iter().collect(),
+            Node {
+                value: Value::Seq(seq),
+                ..
+            } => seq.iter().collect(),
             n if is_null(n) => Vec::new(),
             n => {
                 let d = self.type_error(n, what, "a list");
@@ -590,7 +563,7 @@ impl Reader<'_> {
             services: IndexMap::new(),
             target: None,
         };
-        let Some(map) = root.as_mapping() else {
+        let Some(map) = root.entries() else {
             return spec;
         };
         self.check_keys(map, "the stack spec", TOP_KEYS, &[]);
@@ -714,7 +687,7 @@ impl Reader<'_> {
         spec
     }
 
-    fn logging(&mut self, m: &MarkedMappingNode, what: &str) -> LoggingSpec {
+    fn logging(&mut self, m: &[(Node, Node)], what: &str) -> LoggingSpec {
         self.check_keys(m, what, LOGGING_KEYS, &[]);
         let mut l = LoggingSpec::default();
         if let Some(n) = m.get_node("driver") {
@@ -771,7 +744,11 @@ impl Reader<'_> {
         node: &Node,
         what: &str,
     ) -> Limit<T> {
-        if let Node::Scalar(s) = node {
+        if let Node {
+            value: Value::Scalar(s, _),
+            ..
+        } = node
+        {
             if s.as_str() == "none" {
                 return Some(Spanned::new(None, self.span(node)));
             }
@@ -805,7 +782,10 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for item in self.list(node, "`secrets`") {
             match item {
-                Node::Mapping(m) => {
+                Node {
+                    value: Value::Map(m),
+                    ..
+                } => {
                     self.check_keys(m, "a secret of a service", &["name", "env"], &[]);
                     let Some(name) = m.get_node("name").and_then(|n| self.string(n, "`name`"))
                     else {
@@ -869,6 +849,10 @@ impl Reader<'_> {
                 continue;
             }
             if let Some(raw) = self.raw(ev, &format!("env `{}`", ek.as_str())) {
+                // A secret written into the spec is not shown again in any excerpt.
+                if looks_secret(ek.as_str()) && !raw.value.contains('$') {
+                    self.sources.redact(raw.span);
+                }
                 out.push(EnvEntry { key, raw });
             }
         }
@@ -893,7 +877,7 @@ impl Reader<'_> {
         }
     }
 
-    fn defaults(&mut self, m: &MarkedMappingNode) -> Defaults {
+    fn defaults(&mut self, m: &[(Node, Node)]) -> Defaults {
         self.check_keys(m, "`defaults`", DEFAULT_KEYS, &[]);
         let mut d = Defaults::default();
         if let Some(n) = m.get_node("restart") {
@@ -969,7 +953,7 @@ impl Reader<'_> {
         d
     }
 
-    fn secret(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<SecretDecl> {
+    fn secret(&mut self, key: &Node, node: &Node) -> Option<SecretDecl> {
         let what = format!("secret `{}`", key.as_str());
         let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
         let Some(m) = self.mapping(node, &what) else {
@@ -1043,7 +1027,10 @@ impl Reader<'_> {
 
     fn publish(&mut self, node: &Node, out: &mut Vec<PublishSpec>) {
         let items: Vec<&Node> = match node {
-            Node::Sequence(s) => s.iter().collect(),
+            Node {
+                value: Value::Seq(s),
+                ..
+            } => s.iter().collect(),
             n => vec![n],
         };
         for n in items {
@@ -1087,7 +1074,11 @@ impl Reader<'_> {
 
     fn healthcheck(&mut self, node: &Node) -> Option<Spanned<HealthSpec>> {
         let span = self.span(node);
-        if let Node::Scalar(s) = node {
+        if let Node {
+            value: Value::Scalar(s, _),
+            ..
+        } = node
+        {
             if s.as_str() == "image" {
                 let image = HealthSpec {
                     image: true,
@@ -1118,7 +1109,10 @@ impl Reader<'_> {
         let mut h = HealthSpec::default();
         if let Some(n) = m.get_node("test") {
             let test: Vec<String> = match n {
-                Node::Scalar(_) => self
+                Node {
+                    value: Value::Scalar(..),
+                    ..
+                } => self
                     .string(n, "`healthcheck.test`")
                     .map(|s| vec!["CMD-SHELL".to_string(), s.value])
                     .unwrap_or_default(),
@@ -1156,11 +1150,14 @@ impl Reader<'_> {
         Some(Spanned::new(h, span))
     }
 
-    fn service(&mut self, key: &MarkedScalarNode, node: &Node) -> Option<ServiceSpec> {
+    fn service(&mut self, key: &Node, node: &Node) -> Option<ServiceSpec> {
         let name = Spanned::new(key.as_str().to_string(), self.key_span(key));
         let what = format!("service `{}`", name.value);
         let m = match node {
-            Node::Mapping(m) => m,
+            Node {
+                value: Value::Map(m),
+                ..
+            } => m,
             n => {
                 let d = self.type_error(n, &what, "a mapping");
                 self.diags.push(d);
@@ -1211,6 +1208,7 @@ impl Reader<'_> {
             shm_size: None,
             image_family: None,
             replicas: None,
+            adopt: None,
             params: IndexMap::new(),
         };
         if m.get_node("image").is_none() {
@@ -1238,7 +1236,11 @@ impl Reader<'_> {
                 "secrets" => svc.secrets = self.secret_uses(n),
                 "env" => svc.env = self.env_map(n),
                 "command" | "entrypoint" => {
-                    if let Node::Scalar(_) = n {
+                    if let Node {
+                        value: Value::Scalar(..),
+                        ..
+                    } = n
+                    {
                         self.diags.push(
                             Diagnostic::error(Code::WrongType, format!("`{}` must be a list of arguments", k.as_str()))
                                 .at(self.span(n))
@@ -1296,6 +1298,21 @@ impl Reader<'_> {
                         );
                     }
                 }
+                "adopt" => {
+                    svc.adopt = self.string(n, "`adopt`");
+                    if let Some(a) = &svc.adopt {
+                        if !names::is_container_name(&a.value) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::InvalidName,
+                                    format!("`{}` is not a container name", a.value),
+                                )
+                                .at(a.span)
+                                .hint("the name of the container as `docker ps` shows it: letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+                            );
+                        }
+                    }
+                }
                 other if other.starts_with("x-") => {}
                 other => {
                     let value = self.json(n);
@@ -1310,11 +1327,15 @@ impl Reader<'_> {
     /// A kind parameter's value as JSON, with `${VAR}` substituted in every string.
     fn json(&mut self, node: &Node) -> serde_json::Value {
         match node {
-            Node::Scalar(s) => {
+            Node {
+                value: Value::Scalar(_, style),
+                ..
+            } => {
                 let Some(v) = self.string(node, "a kind setting") else {
                     return serde_json::Value::Null;
                 };
-                if s.may_coerce() {
+                // A plain scalar may be a number or a boolean; a quoted one is a string.
+                if *style == yaml::Style::Plain {
                     if let Ok(i) = v.value.parse::<i64>() {
                         return i.into();
                     }
@@ -1326,10 +1347,14 @@ impl Reader<'_> {
                 }
                 serde_json::Value::String(v.value)
             }
-            Node::Sequence(seq) => {
-                serde_json::Value::Array(seq.iter().map(|n| self.json(n)).collect())
-            }
-            Node::Mapping(m) => serde_json::Value::Object(
+            Node {
+                value: Value::Seq(seq),
+                ..
+            } => serde_json::Value::Array(seq.iter().map(|n| self.json(n)).collect()),
+            Node {
+                value: Value::Map(m),
+                ..
+            } => serde_json::Value::Object(
                 m.iter()
                     .map(|(k, v)| (k.as_str().to_string(), self.json(v)))
                     .collect(),
@@ -1395,6 +1420,16 @@ mod tests {
         assert_eq!(web.image.as_ref().unwrap().value, "x:1.0");
         assert_eq!(web.port.as_ref().unwrap().value, 80);
         assert_eq!(web.publish[0].host_port, 8080);
+    }
+
+    #[test]
+    fn a_quoted_scalar_in_a_kind_setting_stays_a_string() {
+        let (spec, d) = parse_str(
+            "name: s\nservices:\n  w:\n    kind: worker\n    image: x:1\n    health_cmd: [\"true\", 'false', \"8\", true, 8]\n",
+        );
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        let (_, cmd) = &spec.unwrap().services["w"].params["health_cmd"];
+        assert_eq!(*cmd, serde_json::json!(["true", "false", "8", true, 8]));
     }
 
     #[test]

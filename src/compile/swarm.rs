@@ -13,13 +13,13 @@
 //! the service's name resolves to its tasks, which also works where IPVS is missing), published
 //! ports in host mode, services with data pinned to the node that has it, one-shot kinds as
 //! `replicated-job`, secrets and configs named by a hash of their content (swarm's are
-//! immutable: a new content is a new object, and the services that read it roll). What the 3.x
+//! immutable: a new content is a new object, and the services that read it roll), but for
+//! `generate:` secrets, which the first `fedgen apply` makes on the swarm and keeps there. What the 3.x
 //! format cannot carry is refused with its line (a pids limit, a published port bound to one
 //! address, ...), or, for what fedgen sets by default, said once as a warning; docs/swarm.md
 //! lists both.
 
 use crate::compile::env::Env;
-use crate::compile::spec::SecretSource;
 use crate::compile::validate::Stack;
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_KIND};
@@ -134,6 +134,8 @@ pub fn convert(
         }
         let mut ports = Vec::new();
         for (i, p) in svc.ports.iter().enumerate() {
+            // The compiler always names the node's port (Compose's optional one is a reader's).
+            let published = p.published.unwrap_or(p.target);
             let written = s.publish.get(i);
             let explicit = written.and_then(|w| w.host_ip.clone()).or(spec
                 .defaults
@@ -152,7 +154,7 @@ pub fn convert(
                     diags.push(
                         Diagnostic::error(
                             Code::SwarmUnsupported,
-                            format!("service `{name}` publishes port {} on {ip}; a swarm publishes on every address of the node", p.published),
+                            format!("service `{name}` publishes port {published} on {ip}; a swarm publishes on every address of the node"),
                         )
                         .at(at)
                         .hint("swarm's port configuration has no address; drop the address (and restrict access with the node's firewall), or build for compose"),
@@ -161,7 +163,7 @@ pub fn convert(
                 None => diags.push(
                     Diagnostic::warning(
                         Code::SwarmPolicy,
-                        format!("service `{name}` publishes port {} on every address of the node, not on {}", p.published, p.host_ip),
+                        format!("service `{name}` publishes port {published} on every address of the node, not on {}", p.host_ip.as_deref().unwrap_or("0.0.0.0")),
                     )
                     .at(span)
                     .hint("a swarm cannot bind a published port to one address; restrict access with the node's firewall, or say `publish_ip: 0.0.0.0` to make this explicit"),
@@ -169,7 +171,7 @@ pub fn convert(
             }
             ports.push(Port {
                 target: p.target,
-                published: p.published,
+                published,
                 protocol: p.protocol.clone(),
                 mode: "host".into(),
             });
@@ -325,14 +327,47 @@ pub fn convert(
     out.volumes = compose.volumes.clone();
     for (key, secret) in &compose.secrets {
         let decl = &spec.secrets[key];
+        if let (Some(bytes), Some(var)) = (secret.generate, &secret.environment) {
+            // Made once on the swarm by the first apply and kept there (as on one host, where
+            // it lives in a volume on the engine): its value is never known here, so its name
+            // carries no hash.
+            let name = crate::names::scoped(project, key);
+            if name.len() > MAX_OBJECT_NAME {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SwarmUnsupported,
+                        format!("`{key}` would be `{name}` on the swarm: longer than the engine's {MAX_OBJECT_NAME} characters"),
+                    )
+                    .at(decl.name.span)
+                    .hint("shorten the stack's name or the secret's"),
+                );
+                continue;
+            }
+            out.fedgen.secrets.insert(
+                key.clone(),
+                Source {
+                    environment: var.clone(),
+                    generate: Some(bytes),
+                },
+            );
+            out.secrets.insert(
+                key.clone(),
+                Object {
+                    name,
+                    file: None,
+                    external: true,
+                },
+            );
+            continue;
+        }
         let (value, what) = match (&secret.environment, &secret.file) {
-            (Some(var), _) => (env.get(var).map(String::into_bytes), format!("`{var}` is not set")),
+            (Some(var), _) => (
+                env.get(var).map(String::into_bytes),
+                format!("`{var}` is not set"),
+            ),
             (None, Some(f)) => (
                 std::fs::read(out_dir.join(f)).ok(),
-                match decl.source {
-                    SecretSource::Generate(_) => format!("its generated file {f} does not exist yet (run `fedgen build` without --check once)"),
-                    _ => format!("its file {f} cannot be read"),
-                },
+                format!("its file {f} cannot be read"),
             ),
             (None, None) => (None, "it has no source".to_string()),
         };
@@ -356,6 +391,7 @@ pub fn convert(
                     key.clone(),
                     Source {
                         environment: var.clone(),
+                        generate: None,
                     },
                 );
                 Object {
@@ -380,7 +416,9 @@ pub fn convert(
             .and_then(|(n, _)| spec.services.get(n))
             .map(|s| s.name.span)
             .unwrap_or(spec.name.span);
-        let Some(name) = object_name(project, key, config.content.as_bytes(), span, diags) else {
+        // The compiler's configs are inline (a file or variable source is a Compose reader's).
+        let content = config.content.clone().unwrap_or_default();
+        let Some(name) = object_name(project, key, content.as_bytes(), span, diags) else {
             continue;
         };
         out.configs.insert(
@@ -391,12 +429,9 @@ pub fn convert(
                 external: true,
             },
         );
-        out.fedgen.configs.insert(
-            key.clone(),
-            ConfigContent {
-                content: config.content.clone(),
-            },
-        );
+        out.fedgen
+            .configs
+            .insert(key.clone(), ConfigContent { content });
     }
     if diags.error_count() > before {
         return None;

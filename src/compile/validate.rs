@@ -755,6 +755,7 @@ fn derive_networks(stack: &mut Stack) {
         let mut nets: BTreeMap<String, ServiceNetwork> = BTreeMap::new();
         let alias = || ServiceNetwork {
             aliases: vec![name.clone()],
+            ..ServiceNetwork::default()
         };
         if let Some(explicit) = &svc.networks {
             for n in explicit {

@@ -59,6 +59,11 @@ pub enum Field {
     Placement,
     /// Swarm: how the service's name resolves (`deploy.endpoint_mode`).
     EndpointMode,
+    /// Any other setting of the container, by its Compose key (`hostname`, `sysctls`, ...): only
+    /// a new container has it.
+    Setting(&'static str),
+    /// The fixed address of the container on a network.
+    NetworkAddress(String),
 }
 
 /// How the engine applies a change to a running container.
@@ -130,6 +135,8 @@ impl fmt::Display for Field {
             Field::NetworkAliases(n) => return write!(f, "network {n} aliases"),
             Field::Label(k) => return write!(f, "label {k}"),
             Field::Content(n) => return write!(f, "content of {n}"),
+            Field::Setting(key) => key,
+            Field::NetworkAddress(n) => return write!(f, "network {n} address"),
         };
         f.write_str(plain)
     }

@@ -15,18 +15,24 @@ use crate::deploy::desired::Desired;
 use crate::deploy::plan::content_label;
 use crate::deploy::state::ObservedContainer;
 use crate::model::labels::{
+    COMPOSE_CONFIG_FILES, COMPOSE_DEPENDS_ON, COMPOSE_ENV_FILE, COMPOSE_VERSION,
+    COMPOSE_VERSION_VALUE, COMPOSE_WORKING_DIR,
+};
+use crate::model::labels::{
     COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_NUMBER, COMPOSE_ONEOFF, COMPOSE_PROJECT,
     COMPOSE_SERVICE, COMPOSE_VOLUME, LABEL_CONFIG_HASH, LABEL_SECRETS,
 };
 use crate::model::{
-    self, Healthcheck, Limits, Logging, Mount, Port, RestartPolicy, Service, ServiceNetwork,
+    self, Compose, Healthcheck, Limits, Logging, Mount, Port, RestartPolicy, Service,
+    ServiceNetwork, Ulimit,
 };
 use crate::names;
 use crate::units::{Bytes, Cpus, Duration};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerUpdateBody,
-    EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig, Mount as EngineMount,
-    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy as EngineRestart,
+    DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    HostConfigLogConfig, Ipam, IpamConfig, Mount as EngineMount, MountType, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy as EngineRestart,
     RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,9 +40,31 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// The number of the one container fedgen runs per service (Compose's `container-number`).
 pub const CONTAINER_NUMBER: u32 = 1;
 
-/// The name fedgen gives a service's container.
-pub fn container_name(project: &str, service: &str) -> String {
-    names::container_name(project, service, CONTAINER_NUMBER)
+/// The name of a service's container: its `container_name`, else Compose's `PROJECT-SERVICE-1`.
+pub fn container_name(compose: &Compose, service: &str) -> String {
+    compose
+        .services
+        .get(service)
+        .and_then(|s| s.container_name.clone())
+        .unwrap_or_else(|| names::container_name(&compose.name, service, CONTAINER_NUMBER))
+}
+
+/// A network's name on the engine, by its key in the file.
+pub fn network_name(compose: &Compose, key: &str) -> String {
+    match compose.networks.get(key) {
+        Some(n) => n.engine_name(&compose.name, key),
+        None => names::scoped(&compose.name, key),
+    }
+}
+
+/// A network's key in the file, by its name on the engine (the inverse of [`network_name`]).
+pub fn network_key(compose: &Compose, engine_name: &str) -> String {
+    compose
+        .networks
+        .iter()
+        .find(|(k, n)| n.engine_name(&compose.name, k) == engine_name)
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| names::unscoped(&compose.name, engine_name).to_string())
 }
 
 fn restart_to_engine(r: RestartPolicy) -> EngineRestart {
@@ -80,9 +108,48 @@ pub fn container_labels(
     labels.insert(COMPOSE_SERVICE.into(), service.into());
     labels.insert(COMPOSE_NUMBER.into(), CONTAINER_NUMBER.to_string());
     labels.insert(COMPOSE_ONEOFF.into(), "False".into());
-    if let Some(h) = svc.labels.get(LABEL_CONFIG_HASH) {
+    // Compose's own hash of the service, so a later `docker compose up` of the same file finds
+    // the container up to date (fedgen's hash, of its own model, is LABEL_CONFIG_HASH).
+    if let Some(h) = desired
+        .compose_hashes
+        .get(service)
+        .or(svc.labels.get(LABEL_CONFIG_HASH))
+    {
         labels.insert(COMPOSE_CONFIG_HASH.into(), h.clone());
     }
+    labels.insert(
+        COMPOSE_WORKING_DIR.into(),
+        desired.base_dir.display().to_string(),
+    );
+    labels.insert(
+        COMPOSE_CONFIG_FILES.into(),
+        desired
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    if !desired.env_files.is_empty() {
+        labels.insert(
+            COMPOSE_ENV_FILE.into(),
+            desired
+                .env_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    labels.insert(
+        COMPOSE_DEPENDS_ON.into(),
+        svc.depends_on
+            .iter()
+            .map(|(k, d)| format!("{k}:{}:{}", d.condition.as_str(), d.restart))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    labels.insert(COMPOSE_VERSION.into(), COMPOSE_VERSION_VALUE.into());
     if let Some(content) = content_label(svc, &desired.hashes) {
         labels.insert(LABEL_SECRETS.into(), content);
     }
@@ -97,6 +164,7 @@ pub fn create_body(
     svc: &Service,
     desired: &Desired,
 ) -> ContainerCreateBody {
+    let compose = &desired.compose;
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         port_bindings
@@ -104,23 +172,41 @@ pub fn create_body(
             .or_insert_with(|| Some(vec![]))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
-                host_ip: Some(p.host_ip.clone()),
-                host_port: Some(p.published.to_string()),
+                host_ip: p.host_ip.clone(),
+                host_port: p.published.map(|p| p.to_string()),
             });
     }
-    let mut mounts: Vec<EngineMount> = svc
-        .volumes
-        .iter()
-        .map(|m| EngineMount {
-            target: Some(m.target.clone()),
-            source: Some(if m.kind == "volume" {
-                match desired.compose.volumes.get(&m.source) {
+    let mut exposed: BTreeSet<String> = port_bindings.keys().cloned().collect();
+    exposed.extend(svc.expose.iter().cloned());
+    // Binds Compose's short syntax writes make their host directory when it is missing: only the
+    // legacy `Binds` do that (a `Mounts` bind refuses a missing source).
+    let mut binds: Vec<String> = Vec::new();
+    let mut mounts: Vec<EngineMount> = Vec::new();
+    for m in &svc.volumes {
+        let source = if m.kind == "volume" {
+            if m.source.is_empty() {
+                None
+            } else {
+                Some(match compose.volumes.get(&m.source) {
                     Some(v) => v.engine_name(project, &m.source),
                     None => names::scoped(project, &m.source),
-                }
-            } else {
-                desired.base_dir.join(&m.source).display().to_string()
-            }),
+                })
+            }
+        } else {
+            Some(desired.base_dir.join(&m.source).display().to_string())
+        };
+        if m.kind == "bind" && m.create_host_path {
+            let mode = if m.read_only { ":ro" } else { ":rw" };
+            binds.push(format!(
+                "{}:{}{mode}",
+                source.clone().unwrap_or_default(),
+                m.target
+            ));
+            continue;
+        }
+        mounts.push(EngineMount {
+            target: Some(m.target.clone()),
+            source,
             typ: Some(if m.kind == "volume" {
                 MountType::VOLUME
             } else {
@@ -128,15 +214,33 @@ pub fn create_body(
             }),
             read_only: Some(m.read_only),
             ..Default::default()
-        })
-        .collect();
+        });
+    }
     for s in &svc.secrets {
-        if let Some(file) = desired
-            .compose
-            .secrets
-            .get(&s.source)
-            .and_then(|x| x.file.as_ref())
-        {
+        // Generated on the engine: the value's file, and its volume, so the engine counts the
+        // volume as in use (see deploy::secrets).
+        if let Some(stored) = desired.engine_secrets.get(&s.source) {
+            mounts.push(EngineMount {
+                target: Some(s.target.clone()),
+                source: Some(stored.host_path()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            mounts.push(EngineMount {
+                target: Some(format!(
+                    "{}/{}",
+                    crate::deploy::secrets::VOLUME_DIR,
+                    s.source
+                )),
+                source: Some(stored.volume.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            continue;
+        }
+        if let Some(file) = compose.secrets.get(&s.source).and_then(|x| x.file.as_ref()) {
             mounts.push(EngineMount {
                 target: Some(s.target.clone()),
                 source: Some(desired.base_dir.join(file).display().to_string()),
@@ -147,13 +251,28 @@ pub fn create_body(
         }
     }
     let limits = svc.limits();
+    let reservation = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref())
+        .and_then(|r| r.memory);
     let first_net = svc.networks.iter().next();
+    let network_mode = match (&svc.network_mode, first_net) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some((n, _))) => Some(network_name(compose, n)),
+        (None, None) => None,
+    };
+    let some_vec = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     ContainerCreateBody {
         image: Some(svc.image.clone()),
         cmd: svc.command.clone(),
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
         working_dir: svc.working_dir.clone(),
+        hostname: svc.hostname.clone(),
+        domainname: svc.domainname.clone(),
+        open_stdin: svc.stdin_open.then_some(true),
+        tty: svc.tty.then_some(true),
         env: Some(
             svc.environment
                 .iter()
@@ -161,7 +280,7 @@ pub fn create_body(
                 .collect(),
         ),
         labels: Some(container_labels(project, service, svc, desired)),
-        exposed_ports: (!svc.ports.is_empty()).then(|| port_bindings.keys().cloned().collect()),
+        exposed_ports: (!exposed.is_empty()).then(|| exposed.into_iter().collect()),
         // An empty test keeps the image's own, with this timing (as Compose does).
         healthcheck: svc.healthcheck.as_ref().map(|h| HealthConfig {
             test: (!h.test.is_empty()).then(|| h.test.clone()),
@@ -180,35 +299,101 @@ pub fn create_body(
                 config: Some(l.options.clone().into_iter().collect()),
             }),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+            binds: (!binds.is_empty()).then_some(binds),
             mounts: (!mounts.is_empty()).then_some(mounts),
             tmpfs: (!svc.tmpfs.is_empty()).then(|| {
                 svc.tmpfs
                     .iter()
-                    .map(|t| (t.clone(), String::new()))
+                    .map(|t| match t.split_once(':') {
+                        Some((path, opts)) => (path.to_string(), opts.to_string()),
+                        None => (t.clone(), String::new()),
+                    })
                     .collect()
             }),
             readonly_rootfs: Some(svc.read_only),
-            cap_add: (!svc.cap_add.is_empty()).then(|| svc.cap_add.clone()),
-            cap_drop: (!svc.cap_drop.is_empty()).then(|| svc.cap_drop.clone()),
-            security_opt: (!svc.security_opt.is_empty()).then(|| svc.security_opt.clone()),
+            cap_add: some_vec(&svc.cap_add),
+            cap_drop: some_vec(&svc.cap_drop),
+            security_opt: some_vec(&svc.security_opt),
             pids_limit: svc.pids_limit,
             shm_size: svc.shm_size.map(|b| b.0 as i64),
             memory: limits.memory.map(|b| b.0 as i64),
+            memory_reservation: reservation.map(|b| b.0 as i64),
             nano_cpus: limits.cpus.map(|c| c.nanos() as i64),
-            network_mode: first_net.map(|(n, _)| names::scoped(project, n)),
+            cpu_shares: svc.cpu_shares,
+            network_mode,
+            extra_hosts: some_vec(&svc.extra_hosts),
+            dns: some_vec(&svc.dns),
+            dns_search: some_vec(&svc.dns_search),
+            init: svc.init,
+            privileged: svc.privileged.then_some(true),
+            sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
+            ulimits: (!svc.ulimits.is_empty()).then(|| {
+                svc.ulimits
+                    .iter()
+                    .map(|(name, u)| ResourcesUlimits {
+                        name: Some(name.clone()),
+                        soft: Some(u.soft),
+                        hard: Some(u.hard),
+                    })
+                    .collect()
+            }),
+            ipc_mode: svc.ipc.clone(),
+            pid_mode: svc.pid.clone(),
+            group_add: some_vec(&svc.group_add),
+            oom_score_adj: svc.oom_score_adj,
+            runtime: svc.runtime.clone(),
+            devices: (!svc.devices.is_empty())
+                .then(|| svc.devices.iter().map(|d| device(d)).collect()),
             ..Default::default()
         }),
-        networking_config: first_net.map(|(n, sn)| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(names::scoped(project, n), endpoint(sn))])),
-        }),
+        networking_config: match (&svc.network_mode, first_net) {
+            (None, Some((n, sn))) => Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network_name(compose, n),
+                    endpoint(service, svc, sn),
+                )])),
+            }),
+            _ => None,
+        },
         ..Default::default()
     }
 }
 
-/// A container's endpoint on one network (its aliases there).
-pub fn endpoint(n: &ServiceNetwork) -> EndpointSettings {
+/// `host-path[:container-path[:permissions]]` as the engine takes it.
+fn device(spec: &str) -> DeviceMapping {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let host = parts[0].to_string();
+    DeviceMapping {
+        path_in_container: Some(parts.get(1).map(|s| s.to_string()).unwrap_or(host.clone())),
+        cgroup_permissions: Some(parts.get(2).unwrap_or(&"rwm").to_string()),
+        path_on_host: Some(host),
+    }
+}
+
+/// A container's endpoint on one network: its aliases there and its fixed addresses. A service
+/// fedgen compiled has exactly the aliases its file lists (the derived networks let a service
+/// resolve only what it uses); any other also gets its own name on every network, as Compose
+/// attaches it.
+pub fn endpoint(service: &str, svc: &Service, n: &ServiceNetwork) -> EndpointSettings {
+    let compiled = svc.labels.contains_key(crate::model::labels::LABEL_KIND);
+    let mut aliases: Vec<String> = Vec::new();
+    if !compiled {
+        aliases.push(service.to_string());
+    }
+    for a in &n.aliases {
+        if !aliases.contains(a) {
+            aliases.push(a.clone());
+        }
+    }
     EndpointSettings {
-        aliases: Some(n.aliases.clone()),
+        aliases: Some(aliases),
+        ipam_config: (n.ipv4_address.is_some() || n.ipv6_address.is_some()).then(|| {
+            EndpointIpamConfig {
+                ipv4_address: n.ipv4_address.clone(),
+                ipv6_address: n.ipv6_address.clone(),
+                link_local_ips: None,
+            }
+        }),
         ..Default::default()
     }
 }
@@ -219,6 +404,10 @@ pub fn update_body(svc: &Service) -> ContainerUpdateBody {
     ContainerUpdateBody {
         restart_policy: Some(restart_to_engine(svc.restart.unwrap_or(RestartPolicy::No))),
         memory: limits.memory.map(|b| b.0 as i64),
+        // What the engine sets when a container is created with a memory limit alone (twice
+        // it); given with the memory, so a swap limit changed by hand (`docker update
+        // --memory-swap`) cannot make the engine refuse the repair.
+        memory_swap: limits.memory.map(|b| 2 * b.0 as i64),
         nano_cpus: limits.cpus.map(|c| c.nanos() as i64),
         pids_limit: svc.pids_limit,
         ..Default::default()
@@ -227,26 +416,56 @@ pub fn update_body(svc: &Service) -> ContainerUpdateBody {
 
 /// A project network, labelled as Compose labels it.
 pub fn network_create(project: &str, name: &str, net: &model::Network) -> NetworkCreateRequest {
+    let mut labels: HashMap<String, String> = net.labels.clone().into_iter().collect();
+    labels.insert(COMPOSE_PROJECT.to_string(), project.to_string());
+    labels.insert(COMPOSE_NETWORK.to_string(), name.to_string());
+    labels.insert(
+        COMPOSE_VERSION.to_string(),
+        COMPOSE_VERSION_VALUE.to_string(),
+    );
     NetworkCreateRequest {
-        name: names::scoped(project, name),
-        driver: Some("bridge".into()),
+        name: net.engine_name(project, name),
+        driver: Some(net.driver.clone().unwrap_or_else(|| "bridge".into())),
         internal: Some(net.internal),
-        labels: Some(HashMap::from([
-            (COMPOSE_PROJECT.to_string(), project.to_string()),
-            (COMPOSE_NETWORK.to_string(), name.to_string()),
-        ])),
+        attachable: net.attachable.then_some(true),
+        enable_ipv6: net.enable_ipv6.then_some(true),
+        options: (!net.driver_opts.is_empty())
+            .then(|| net.driver_opts.clone().into_iter().collect()),
+        ipam: (!net.ipam.is_empty()).then(|| Ipam {
+            driver: Some("default".into()),
+            config: Some(
+                net.ipam
+                    .iter()
+                    .map(|p| IpamConfig {
+                        subnet: p.get("subnet").cloned(),
+                        ip_range: p.get("ip_range").cloned(),
+                        gateway: p.get("gateway").cloned(),
+                        auxiliary_addresses: None,
+                    })
+                    .collect(),
+            ),
+            options: None,
+        }),
+        labels: Some(labels),
         ..Default::default()
     }
 }
 
 /// A project volume, labelled as Compose labels it.
-pub fn volume_create(project: &str, name: &str) -> VolumeCreateRequest {
+pub fn volume_create(project: &str, name: &str, vol: &model::Volume) -> VolumeCreateRequest {
+    let mut labels: HashMap<String, String> = vol.labels.clone().into_iter().collect();
+    labels.insert(COMPOSE_PROJECT.to_string(), project.to_string());
+    labels.insert(COMPOSE_VOLUME.to_string(), name.to_string());
+    labels.insert(
+        COMPOSE_VERSION.to_string(),
+        COMPOSE_VERSION_VALUE.to_string(),
+    );
     VolumeCreateRequest {
-        name: Some(names::scoped(project, name)),
-        labels: Some(HashMap::from([
-            (COMPOSE_PROJECT.to_string(), project.to_string()),
-            (COMPOSE_VOLUME.to_string(), name.to_string()),
-        ])),
+        name: Some(vol.engine_name(project, name)),
+        driver: vol.driver.clone(),
+        driver_opts: (!vol.driver_opts.is_empty())
+            .then(|| vol.driver_opts.clone().into_iter().collect()),
+        labels: Some(labels),
         ..Default::default()
     }
 }
@@ -355,7 +574,7 @@ impl ImageDefaults {
 
 /// A container as the list shows it: labels, state, health (from the status text, as API 1.41
 /// has no health field there) and the networks it is attached to.
-pub fn from_list(project: &str, c: ContainerSummary) -> ObservedContainer {
+pub fn from_list(compose: &Compose, c: ContainerSummary) -> ObservedContainer {
     let name = c
         .names
         .as_ref()
@@ -371,12 +590,19 @@ pub fn from_list(project: &str, c: ContainerSummary) -> ObservedContainer {
         .map(|s| s.to_string())
         .filter(|s| !s.is_empty() && s != "none")
         .or_else(|| health_from_status(&status).map(str::to_string));
+    // In another network mode (host, none, another container's), not on the file's networks.
+    let own_networks = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        .is_none_or(|m| !(m == "host" || m == "none" || m.starts_with("container:")));
     let networks = c
         .network_settings
         .and_then(|n| n.networks)
         .unwrap_or_default()
         .into_keys()
-        .map(|n| names::unscoped(project, &n).to_string())
+        .filter(|_| own_networks)
+        .map(|n| network_key(compose, &n))
         .collect();
     ObservedContainer {
         id: c.id.unwrap_or_default(),
@@ -418,7 +644,7 @@ fn exit_from_status(status: &str) -> Option<i64> {
 /// An inspected container read back into the model: the inverse of [`create_body`] (and of what
 /// Compose creates). Values the engine fills in are dropped here; the image's are dropped by
 /// [`ImageDefaults::strip`].
-pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContainer, Service) {
+pub fn read_back(compose: &Compose, c: ContainerInspectResponse) -> (ObservedContainer, Service) {
     let config = c.config.clone().unwrap_or_default();
     let host = c.host_config.clone().unwrap_or_default();
     let labels: BTreeMap<String, String> = config
@@ -436,8 +662,65 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
         user: config.user.clone(),
         working_dir: config.working_dir.clone(),
         stop_signal: config.stop_signal.clone(),
+        hostname: config.hostname.clone().filter(|h| !h.is_empty()),
+        domainname: config.domainname.clone().filter(|h| !h.is_empty()),
+        stdin_open: config.open_stdin.unwrap_or(false),
+        tty: config.tty.unwrap_or(false),
+        expose: config.exposed_ports.clone().unwrap_or_default(),
+        extra_hosts: host.extra_hosts.clone().unwrap_or_default(),
+        dns: host.dns.clone().unwrap_or_default(),
+        dns_search: host.dns_search.clone().unwrap_or_default(),
+        init: host.init,
+        privileged: host.privileged.unwrap_or(false),
+        sysctls: host
+            .sysctls
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        ulimits: host
+            .ulimits
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                (
+                    u.name.unwrap_or_default(),
+                    Ulimit {
+                        soft: u.soft.unwrap_or_default(),
+                        hard: u.hard.unwrap_or_default(),
+                    },
+                )
+            })
+            .collect(),
+        ipc: host.ipc_mode.clone().filter(|m| !m.is_empty()),
+        pid: host.pid_mode.clone().filter(|m| !m.is_empty()),
+        group_add: host.group_add.clone().unwrap_or_default(),
+        cpu_shares: host.cpu_shares.filter(|n| *n != 0),
+        oom_score_adj: host.oom_score_adj.filter(|n| *n != 0),
+        runtime: host.runtime.clone().filter(|r| !r.is_empty()),
+        devices: host
+            .devices
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| {
+                format!(
+                    "{}:{}:{}",
+                    d.path_on_host.unwrap_or_default(),
+                    d.path_in_container.unwrap_or_default(),
+                    d.cgroup_permissions.unwrap_or_default()
+                )
+            })
+            .collect(),
+        network_mode: host
+            .network_mode
+            .clone()
+            .filter(|m| m == "host" || m == "none" || m.starts_with("container:")),
         ..Default::default()
     };
+    s.expose.sort();
+    s.extra_hosts.sort();
     for kv in config.env.clone().unwrap_or_default() {
         let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         s.environment.insert(k.to_string(), v.to_string());
@@ -455,17 +738,27 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
             options: l.config.unwrap_or_default().into_iter().collect(),
         });
     }
+    // A container in another network mode is on the engine's `none` or `host` network, or on
+    // another container's: not on networks of the file.
+    let own_networks = s.network_mode.is_none();
     for (net, ep) in c
         .network_settings
         .clone()
         .and_then(|n| n.networks)
         .unwrap_or_default()
+        .into_iter()
+        .filter(|_| own_networks)
     {
         let mut aliases = ep.aliases.unwrap_or_default();
         aliases.sort();
+        let ipam = ep.ipam_config.clone().unwrap_or_default();
         s.networks.insert(
-            names::unscoped(project, &net).to_string(),
-            ServiceNetwork { aliases },
+            network_key(compose, &net),
+            ServiceNetwork {
+                aliases,
+                ipv4_address: ipam.ipv4_address.filter(|a| !a.is_empty()),
+                ipv6_address: ipam.ipv6_address.filter(|a| !a.is_empty()),
+            },
         );
     }
     for (key, bindings) in host.port_bindings.clone().unwrap_or_default() {
@@ -473,12 +766,12 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
         for b in bindings.unwrap_or_default() {
             s.ports.push(Port {
                 target: port.parse().unwrap_or(0),
-                published: b.host_port.as_deref().unwrap_or("0").parse().unwrap_or(0),
-                host_ip: b
-                    .host_ip
-                    .clone()
-                    .filter(|i| !i.is_empty())
-                    .unwrap_or_else(|| "0.0.0.0".into()),
+                published: b
+                    .host_port
+                    .as_deref()
+                    .and_then(|p| p.parse().ok())
+                    .filter(|p| *p != 0),
+                host_ip: b.host_ip.clone().filter(|i| !i.is_empty()),
                 protocol: proto.to_string(),
             });
         }
@@ -496,18 +789,32 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
                 source: m.name.clone().unwrap_or_default(),
                 target,
                 read_only,
+                create_host_path: false,
             }),
             "bind" => s.volumes.push(Mount {
                 kind: "bind".into(),
                 source: m.source.clone().unwrap_or_default(),
                 target,
                 read_only,
+                create_host_path: false,
             }),
             _ => {}
         }
     }
     s.volumes.sort_by(|a, b| a.target.cmp(&b.target));
-    let mut tmpfs: Vec<String> = host.tmpfs.clone().unwrap_or_default().into_keys().collect();
+    let mut tmpfs: Vec<String> = host
+        .tmpfs
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, opts)| {
+            if opts.is_empty() {
+                path
+            } else {
+                format!("{path}:{opts}")
+            }
+        })
+        .collect();
     for m in host.mounts.clone().unwrap_or_default() {
         if m.typ.map(|t| t.to_string()).as_deref() == Some("tmpfs") {
             tmpfs.extend(m.target);
@@ -528,11 +835,18 @@ pub fn read_back(project: &str, c: ContainerInspectResponse) -> (ObservedContain
     s.stop_grace_period = config.stop_timeout.map(|t| Duration::from_secs(t as u64));
     let memory = host.memory.filter(|m| *m > 0).map(|m| Bytes(m as u64));
     let cpus = host.nano_cpus.filter(|n| *n > 0).map(|n| Cpus(n as u64));
-    if memory.is_some() || cpus.is_some() {
+    let reserved = host
+        .memory_reservation
+        .filter(|m| *m > 0)
+        .map(|m| Bytes(m as u64));
+    if memory.is_some() || cpus.is_some() || reserved.is_some() {
         s.deploy = Some(model::Deploy {
             resources: model::Resources {
-                limits: Some(Limits { cpus, memory }),
-                reservations: None,
+                limits: (memory.is_some() || cpus.is_some()).then_some(Limits { cpus, memory }),
+                reservations: reserved.map(|m| Limits {
+                    cpus: None,
+                    memory: Some(m),
+                }),
             },
         });
     }
@@ -610,7 +924,7 @@ mod tests {
             .and_then(|n| n.endpoints_config)
             .unwrap_or_default();
         for (n, sn) in extra_networks {
-            networks.insert(n.clone(), endpoint(sn));
+            networks.insert(n.clone(), endpoint("web", &Service::default(), sn));
         }
         let mounts = host
             .mounts
@@ -666,7 +980,7 @@ mod tests {
         .unwrap();
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &text).unwrap();
-        let desired = Desired::load(file.path(), None).unwrap();
+        let desired = Desired::load_file(file.path()).unwrap();
         let base = &desired.base_dir;
         let project = desired.compose.name.as_str();
         for (name, svc) in &desired.compose.services {
@@ -677,7 +991,7 @@ mod tests {
                 .skip(1)
                 .map(|(n, sn)| (names::scoped(project, n), sn.clone()))
                 .collect();
-            let (observed, back) = read_back(project, engine_inspect(&body, &extra));
+            let (observed, back) = read_back(&desired.compose, engine_inspect(&body, &extra));
             assert_eq!(observed.service, *name);
             let mut want = canonical(svc, &desired.compose, base);
             let mut have = canonical(&back, &desired.compose, base);
@@ -688,6 +1002,13 @@ mod tests {
             none.strip(&mut want);
             none.strip(&mut have);
             want.labels.retain(|k, _| have.labels.contains_key(k));
+            // The service's own name is an alias on every network, as Compose attaches it;
+            // published ports are exposed ones (the plan compares only what the file says).
+            for (n, net) in have.networks.iter_mut() {
+                let wanted = &want.networks[n].aliases;
+                net.aliases.retain(|a| wanted.contains(a));
+            }
+            have.expose.retain(|e| want.expose.contains(e));
             assert_eq!(have, want, "{name}");
         }
     }

@@ -14,9 +14,8 @@ use crate::compile::env::looks_secret;
 use crate::deploy::field::Field;
 use crate::deploy::mapping::caps;
 use crate::deploy::state::{self, Conflict, Observed, Refresh};
-use crate::model::labels::{LABEL_CONFIG_HASH, LABEL_SECRETS};
+use crate::model::labels::{COMPOSE_CONFIG_HASH, LABEL_CONFIG_HASH, LABEL_SECRETS};
 use crate::model::{Compose, Service};
-use crate::names;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -141,8 +140,15 @@ pub struct Plan {
     pub volumes_create: Vec<String>,
     /// Volumes the file says exist already (`external`) that are not on the host: apply refuses.
     pub volumes_missing: Vec<String>,
+    /// Networks the file says exist already (`external`) that are not on the host: apply
+    /// refuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks_missing: Vec<String>,
     /// Volumes of the project the file no longer mounts: kept unless `apply --prune-volumes`.
     pub volumes_unused: Vec<String>,
+    /// Generated secrets the file's services read that the engine does not have yet: apply
+    /// makes them there (once; later applies, from anywhere, find them).
+    pub secrets_generate: Vec<String>,
     pub orphans: Vec<Orphan>,
     pub conflicts: Vec<Conflict>,
     /// sha256 of the observed host state; a saved plan is applied only while it still matches.
@@ -169,6 +175,12 @@ pub struct Plan {
     /// stack's data, a network that must be recreated, content that changed since the build).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<String>,
+    /// The project's lock was on the engine when the host was read.
+    #[serde(skip)]
+    pub locked: bool,
+    /// The generated secrets on the engine.
+    #[serde(skip)]
+    pub store: crate::deploy::secrets::Store,
 }
 
 impl Plan {
@@ -199,6 +211,7 @@ pub fn plan(
     desired: &Compose,
     observed: &Observed,
     hashes: &BTreeMap<String, String>,
+    compose_hashes: &BTreeMap<String, String>,
     base_dir: &Path,
 ) -> Plan {
     let mut services = Vec::new();
@@ -238,7 +251,14 @@ pub fn plan(
         let mut changes = compare(&have_c, &want_c);
         let mut notes = Vec::new();
         let mut content_unverified = false;
-        let file_changed = c.labels.get(LABEL_CONFIG_HASH) != want.labels.get(LABEL_CONFIG_HASH);
+        // A container `docker compose up` made carries Compose's config-hash and not fedgen's:
+        // made from the same file, it is taken over as it is.
+        let made_by_compose = !c.labels.contains_key(LABEL_CONFIG_HASH);
+        let file_changed = if made_by_compose {
+            c.labels.get(COMPOSE_CONFIG_HASH) != compose_hashes.get(name)
+        } else {
+            c.labels.get(LABEL_CONFIG_HASH) != want.labels.get(LABEL_CONFIG_HASH)
+        };
         let mut origin = if changes.is_empty() {
             None
         } else if file_changed {
@@ -246,7 +266,11 @@ pub fn plan(
         } else {
             Some(Origin::Drift)
         };
-        if file_changed && changes.is_empty() {
+        if made_by_compose && file_changed && changes.is_empty() {
+            notes.push(
+                "made by Compose from another version of the file, or by another tool: compared field by field".into(),
+            );
+        } else if file_changed && changes.is_empty() {
             let hash = |s: &std::collections::BTreeMap<String, String>| {
                 short(s.get(LABEL_CONFIG_HASH).map(String::as_str).unwrap_or("-"))
             };
@@ -267,7 +291,11 @@ pub fn plan(
                                 Field::Content(name),
                                 old.map(|o| format!("sha256:{o}"))
                                     .unwrap_or_else(|| "-".into()),
-                                format!("sha256:{h}"),
+                                if h == crate::deploy::secrets::PENDING {
+                                    "generated on the engine by this apply".to_string()
+                                } else {
+                                    format!("sha256:{h}")
+                                },
                             ));
                         }
                     }
@@ -287,7 +315,7 @@ pub fn plan(
                 origin = origin.or(Some(Origin::Image));
             }
         }
-        let canonical_name = names::container_name(&desired.name, name, 1);
+        let canonical_name = crate::deploy::mapping::container_name(desired, name);
         if c.name != canonical_name {
             changes.push(Change::new(
                 Field::ContainerName,
@@ -302,16 +330,27 @@ pub fn plan(
                 "1",
             ));
         }
+        // A job that ran to completion is done, not stopped: a one-shot service (labelled, or
+        // awaited with service_completed_successfully), or one whose file says the engine is
+        // not to restart it after it exits 0 (`restart: "no"` or `on-failure`).
+        let job = desired.lifecycle(name) == crate::model::Lifecycle::OneShot
+            || matches!(
+                want.restart,
+                Some(crate::model::RestartPolicy::No | crate::model::RestartPolicy::OnFailure(_))
+            );
+        let done = job && c.state == "exited" && c.exit_code == Some(0);
         let action = if changes.iter().any(|ch| !ch.in_place) {
             Action::Recreate
         } else if !changes.is_empty() {
             Action::Update
-        } else if !c.running() {
+        } else if !c.running() && !done {
             Action::Start
         } else {
             Action::Unchanged
         };
-        if !c.running() && action != Action::Recreate {
+        if done && action == Action::Unchanged {
+            notes.push("exited 0: a job that has run to completion".into());
+        } else if !c.running() && action != Action::Recreate {
             notes.push(format!("the container is {}", c.state));
         }
         if c.running() && c.health.as_deref() == Some("unhealthy") {
@@ -338,7 +377,7 @@ pub fn plan(
     }
     let mut networks_create = Vec::new();
     let mut networks_recreate = Vec::new();
-    for (name, net) in &desired.networks {
+    for (name, net) in desired.networks.iter().filter(|(_, n)| !n.external) {
         match observed.networks.get(name) {
             None => networks_create.push(NetworkChange {
                 name: name.clone(),
@@ -390,7 +429,9 @@ pub fn plan(
         networks_extra,
         volumes_create,
         volumes_missing: observed.external_missing.clone(),
+        networks_missing: observed.external_networks_missing.clone(),
         volumes_unused,
+        secrets_generate: crate::deploy::secrets::missing(desired, &observed.store),
         orphans,
         conflicts: observed.conflicts.clone(),
         fingerprint: observed.fingerprint(),
@@ -400,6 +441,8 @@ pub fn plan(
         objects_create: Vec::new(),
         objects_unused: Vec::new(),
         refusals: Vec::new(),
+        locked: observed.locked,
+        store: observed.store.clone(),
     };
     plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
         && plan.networks_create.is_empty()
@@ -407,6 +450,8 @@ pub fn plan(
         && plan.networks_extra.is_empty()
         && plan.volumes_create.is_empty()
         && plan.volumes_missing.is_empty()
+        && plan.networks_missing.is_empty()
+        && plan.secrets_generate.is_empty()
         && plan.orphans.is_empty()
         && plan.conflicts.is_empty();
     plan
@@ -461,7 +506,35 @@ pub fn canonical(s: &Service, compose: &Compose, base_dir: &Path) -> Service {
         }
     }
     c.volumes.sort_by(|a, b| a.target.cmp(&b.target));
+    for m in &mut c.volumes {
+        // Binds made from the short syntax are bind mounts on the engine like any other.
+        m.create_host_path = false;
+    }
     c.tmpfs.sort();
+    // A file without `restart` runs its container with the engine's default, `no`.
+    c.restart = Some(c.restart.unwrap_or(crate::model::RestartPolicy::No));
+    // Compared on their own (the container's name), or not observable (the platform).
+    c.container_name = None;
+    c.platform = None;
+    // `bridge` and `default` are the engine's default network, not a mode it reports.
+    c.network_mode = c
+        .network_mode
+        .filter(|m| m == "host" || m == "none" || m.starts_with("container:"));
+    c.devices = c
+        .devices
+        .iter()
+        .map(|d| {
+            let parts: Vec<&str> = d.split(':').collect();
+            let host = parts[0];
+            format!(
+                "{host}:{}:{}",
+                parts.get(1).unwrap_or(&host),
+                parts.get(2).unwrap_or(&"rwm")
+            )
+        })
+        .collect();
+    c.expose.sort();
+    c.extra_hosts.sort();
     // Not observable on the engine: compared through the config-hash and secrets-hash labels.
     c.depends_on.clear();
     c.secrets.clear();
@@ -495,8 +568,41 @@ fn canonical_actual(have: &Service, want: &Service) -> Service {
         n.aliases.dedup();
     }
     c.volumes.retain(|m| !m.target.starts_with("/run/secrets/"));
+    // An anonymous volume has a name the engine made up.
+    for m in &mut c.volumes {
+        let anonymous = want
+            .volumes
+            .iter()
+            .any(|w| w.target == m.target && w.kind == "volume" && w.source.is_empty());
+        if anonymous && m.kind == "volume" {
+            m.source.clear();
+        }
+    }
     c.labels
         .retain(|k, _| k.starts_with("dev.fedgen.") || want.labels.contains_key(k));
+    // What the engine fills in when the file says nothing: not the file's intent.
+    c.expose.retain(|e| want.expose.contains(e));
+    if want.logging.is_none() {
+        c.logging = None;
+    }
+    if want.hostname.is_none() {
+        c.hostname = None;
+    }
+    if want.domainname.is_none() {
+        c.domainname = None;
+    }
+    if want.ipc.is_none() {
+        c.ipc = None;
+    }
+    if want.pid.is_none() {
+        c.pid = None;
+    }
+    if want.runtime.is_none() {
+        c.runtime = None;
+    }
+    if want.init.is_none() {
+        c.init = None;
+    }
     c.depends_on.clear();
     c.secrets.clear();
     c.configs.clear();
@@ -576,11 +682,22 @@ pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
                 "attached",
                 "not attached",
             )),
-            (Some(h), Some(w)) if h.aliases != w.aliases => out.push(Change::new(
-                Field::NetworkAliases(n.clone()),
-                show(&h.aliases),
-                show(&w.aliases),
-            )),
+            (Some(h), Some(w)) => {
+                if h.aliases != w.aliases {
+                    out.push(Change::new(
+                        Field::NetworkAliases(n.clone()),
+                        show(&h.aliases),
+                        show(&w.aliases),
+                    ));
+                }
+                if (&h.ipv4_address, &h.ipv6_address) != (&w.ipv4_address, &w.ipv6_address) {
+                    out.push(Change::new(
+                        Field::NetworkAddress(n.clone()),
+                        show(&(&h.ipv4_address, &h.ipv6_address)),
+                        show(&(&w.ipv4_address, &w.ipv6_address)),
+                    ));
+                }
+            }
             _ => {}
         }
     }
@@ -614,6 +731,34 @@ pub fn compare(have: &Service, want: &Service) -> Vec<Change> {
         Field::StopGracePeriod,
         &have.stop_grace_period,
         &want.stop_grace_period,
+    );
+    field(&mut out, Field::ShmSize, &have.shm_size, &want.shm_size);
+    macro_rules! settings {
+        ($($key:ident),*) => {
+            $(field(&mut out, Field::Setting(stringify!($key)), &have.$key, &want.$key);)*
+        };
+    }
+    settings!(
+        hostname,
+        domainname,
+        expose,
+        extra_hosts,
+        dns,
+        dns_search,
+        init,
+        privileged,
+        stdin_open,
+        tty,
+        sysctls,
+        ulimits,
+        network_mode,
+        ipc,
+        pid,
+        group_add,
+        cpu_shares,
+        oom_score_adj,
+        runtime,
+        devices
     );
     let (hl, wl) = (have.limits(), want.limits());
     field(&mut out, Field::Memory, &hl.memory, &wl.memory);
@@ -665,6 +810,7 @@ mod tests {
             "edge".into(),
             ServiceNetwork {
                 aliases: vec!["api".into()],
+                ..ServiceNetwork::default()
             },
         );
         // On both networks: nothing to do.

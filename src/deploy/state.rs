@@ -7,17 +7,20 @@
 //! shows; the project's networks and volumes; and unmanaged containers whose names collide with
 //! the project's (made by hand with `docker run --name`, Compose v1's `project_service_1`).
 //!
-//! Calls: one list per object type, whatever the size of the stack. A container is inspected
-//! (concurrently, plus one image inspect per distinct image, to drop values the image sets, which
-//! are not drift) only where the list cannot settle it: with [`Refresh::Full`], or when its labels
-//! say it was made from another config, so the plan can name the fields that changed.
+//! Calls: one list per object type (containers, networks, volumes, images; all four at once),
+//! whatever the size of the stack. A container is inspected (all at once, eight at a time, beside
+//! one image inspect per distinct image, to drop values the image sets, which are not drift)
+//! with [`Refresh::Full`] (the default of diff and apply: only an inspect shows what
+//! `docker update` and `network connect` change), or with [`Refresh::Fast`] only where its
+//! labels say it was made from another config, so the plan can name the fields that changed.
 
 use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping::{self, ImageDefaults};
+use crate::deploy::secrets;
 use crate::model::labels::{
-    COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE, COMPOSE_VOLUME,
-    LABEL_CONFIG_HASH, LABEL_SECRETS,
+    COMPOSE_CONFIG_HASH, COMPOSE_NETWORK, COMPOSE_ONEOFF, COMPOSE_PROJECT, COMPOSE_SERVICE,
+    COMPOSE_VOLUME, LABEL_ADOPT, LABEL_CONFIG_HASH, LABEL_SECRETS,
 };
 use crate::model::{self, Service};
 use crate::names;
@@ -67,6 +70,9 @@ impl Refresh {
 #[derive(Debug, Clone, Default)]
 pub struct Expected {
     pub config_hash: Option<String>,
+    /// Compose's config-hash: a container `docker compose up` made from the same file carries
+    /// it (and not fedgen's), and is taken over as it is.
+    pub compose_hash: Option<String>,
     pub content: Option<String>,
 }
 
@@ -148,16 +154,39 @@ impl Images {
 }
 
 /// A reference as the engine lists it: `redis` is `redis:latest`, `docker.io/library/redis:7` is
-/// `redis:7`.
+/// `redis:7`, and `redis:7@sha256:...` is `redis@sha256:...` (the digest decides, as the engine
+/// resolves it).
 pub fn normalize_reference(r: &str) -> String {
     let r = r.strip_prefix("docker.io/").unwrap_or(r);
     let r = r.strip_prefix("library/").unwrap_or(r);
+    if let Some((name, digest)) = r.split_once('@') {
+        let (path, last) = name.rsplit_once('/').unwrap_or(("", name));
+        let last = last.split_once(':').map_or(last, |(n, _)| n);
+        let name = if path.is_empty() {
+            last.to_string()
+        } else {
+            format!("{path}/{last}")
+        };
+        return format!("{name}@{digest}");
+    }
     let last = r.rsplit('/').next().unwrap_or(r);
-    if r.contains('@') || last.contains(':') {
+    if last.contains(':') {
         r.to_string()
     } else {
         format!("{r}:latest")
     }
+}
+
+/// The suffix `apply --adopt` gives an unmanaged container it renames aside while its
+/// replacement starts: `NAME-adopted-<12 hex>`.
+pub const ASIDE_INFIX: &str = "-adopted-";
+
+/// The name an unmanaged container had before `apply --adopt` renamed it aside (`None`: not a
+/// name set aside).
+pub fn aside_of(name: &str) -> Option<&str> {
+    let (original, id) = name.rsplit_once(ASIDE_INFIX)?;
+    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()) && !original.is_empty())
+        .then_some(original)
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -173,9 +202,16 @@ pub struct Observed {
     pub volumes: BTreeSet<String>,
     /// Volumes the file names as existing (`external`) that are not on the host.
     pub external_missing: Vec<String>,
+    /// Networks the file names as existing (`external`) that are not on the host.
+    pub external_networks_missing: Vec<String>,
     /// The images on the host, by name.
     #[serde(skip)]
     pub images: Images,
+    /// The project's lock is on the engine (another apply is running, or died holding it).
+    #[serde(skip)]
+    pub locked: bool,
+    /// The project's generated secrets on the engine.
+    pub store: crate::deploy::secrets::Store,
 }
 
 impl Observed {
@@ -207,6 +243,12 @@ impl Observed {
                 .map(|n| format!("n {} {}", n.id, n.internal)),
         );
         parts.extend(self.volumes.iter().map(|v| format!("v {v}")));
+        parts.extend(
+            self.store
+                .current
+                .values()
+                .map(|s| format!("s {} {}", s.volume, s.hash)),
+        );
         parts.sort();
         model::sha256_hex(parts.join("\n"))
     }
@@ -220,23 +262,60 @@ pub async fn observe(
     refresh: Refresh,
 ) -> Result<Observed, EngineError> {
     let project = desired.compose.name.as_str();
-    let expected = &desired.expected();
     let mut observed = Observed {
         project: project.to_string(),
         refresh,
         ..Default::default()
     };
-    let all = engine
-        .call("list containers", project, |d| {
-            d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+    let filter = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{COMPOSE_PROJECT}={project}")],
+    )]);
+    // The four lists at once (the images' is the slowest on a host with many); the generated
+    // secrets' store among the volumes gives the content hashes the containers' labels are
+    // compared with.
+    let list_volumes = engine.call("list volumes", project, |d| {
+        d.list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_containers = engine.call("list containers", project, |d| {
+        d.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+    });
+    let list_networks = engine.call("list networks", project, |d| {
+        d.list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filter).build(),
+        ))
+    });
+    let list_images = engine.call("list images", project, |d| {
+        d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
+    });
+    let (volumes, all, networks, images) =
+        futures_util::try_join!(list_volumes, list_containers, list_networks, list_images)?;
+    let volumes = volumes.volumes.unwrap_or_default();
+    observed.images = Images::from_summaries(images);
+    observed.store = secrets::read(project, &volumes, &all);
+    let hashes = secrets::hashes(desired, &observed.store);
+    let expected: &BTreeMap<String, Expected> = &desired
+        .compose
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            let e = Expected {
+                config_hash: svc.labels.get(LABEL_CONFIG_HASH).cloned(),
+                compose_hash: desired.compose_hashes.get(name).cloned(),
+                content: crate::deploy::plan::content_label(svc, &hashes),
+            };
+            (name.clone(), e)
         })
-        .await?;
-    // The names the project's containers have (Compose v2's and v1's), to find unmanaged ones.
-    let ours: HashMap<String, &String> = expected
+        .collect();
+    // The names the project's containers have (Compose v2's and v1's, and the container a
+    // service says it adopts), to find unmanaged ones.
+    let mut ours: HashMap<String, &String> = expected
         .keys()
         .flat_map(|svc| {
             [
-                (mapping::container_name(project, svc), svc),
+                (mapping::container_name(&desired.compose, svc), svc),
                 (
                     names::legacy_container_name(project, svc, mapping::CONTAINER_NUMBER),
                     svc,
@@ -244,6 +323,12 @@ pub async fn observe(
             ]
         })
         .collect();
+    for (svc, s) in &desired.compose.services {
+        if let Some(name) = s.labels.get(LABEL_ADOPT) {
+            ours.insert(name.clone(), svc);
+        }
+    }
+    observed.locked = crate::deploy::lock::listed(&all, project);
     let mut to_inspect = Vec::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
@@ -261,17 +346,35 @@ pub async fn observe(
             let service = labels.get(COMPOSE_SERVICE).cloned().unwrap_or_default();
             let settled_by_list = refresh == Refresh::Fast
                 && expected.get(&service).is_none_or(|e| {
-                    labels.get(LABEL_CONFIG_HASH) == e.config_hash.as_ref()
-                        && (e.content.is_none() || labels.get(LABEL_SECRETS) == e.content.as_ref())
+                    match labels.get(LABEL_CONFIG_HASH) {
+                        Some(h) => {
+                            Some(h) == e.config_hash.as_ref()
+                                && (e.content.is_none()
+                                    || labels.get(LABEL_SECRETS) == e.content.as_ref())
+                        }
+                        // Made by Compose from this file: its secrets' content is not recorded
+                        // (an inspect would not show it either; the plan says it is unverified).
+                        None => {
+                            e.compose_hash.is_some()
+                                && labels.get(COMPOSE_CONFIG_HASH) == e.compose_hash.as_ref()
+                        }
+                    }
                 });
             if settled_by_list {
-                observed.containers.push(mapping::from_list(project, c));
+                observed
+                    .containers
+                    .push(mapping::from_list(&desired.compose, c));
             } else {
-                to_inspect.push(c.id.clone().unwrap_or_default());
+                to_inspect.push((
+                    c.id.clone().unwrap_or_default(),
+                    c.image_id.clone().unwrap_or_default(),
+                ));
             }
             continue;
         }
-        if let Some(svc) = ours.get(&name) {
+        // An adoption that was cut short left the old container renamed aside: still its.
+        let original = aside_of(&name).unwrap_or(&name);
+        if let Some(svc) = ours.get(original) {
             observed.conflicts.push(Conflict {
                 id: c.id.clone().unwrap_or_default(),
                 name: name.clone(),
@@ -280,31 +383,49 @@ pub async fn observe(
             });
         }
     }
-    let inspected: Vec<bollard::models::ContainerInspectResponse> =
-        futures_util::stream::iter(to_inspect.iter().map(|id| {
-            engine.call("inspect container", id, move |d| {
-                d.inspect_container(id, None::<InspectContainerOptions>)
-            })
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let images: BTreeSet<String> = inspected.iter().filter_map(|c| c.image.clone()).collect();
-    let image_defaults: HashMap<String, ImageDefaults> =
-        futures_util::stream::iter(images.into_iter().map(|id| async move {
-            let img = engine
-                .call("inspect image", &id, |d| d.inspect_image(&id))
-                .await;
-            let defaults = match img {
+    // Every inspect at once (bounded): the containers', and the images' they were made from
+    // (named by the list), whose values are not drift.
+    let images: BTreeSet<String> = to_inspect.iter().map(|(_, image)| image.clone()).collect();
+    let inspect_containers = futures_util::stream::iter(to_inspect.iter().map(|(id, _)| {
+        engine.call("inspect container", id, move |d| {
+            d.inspect_container(id, None::<InspectContainerOptions>)
+        })
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<Vec<bollard::models::ContainerInspectResponse>>();
+    let inspect_images = futures_util::stream::iter(images.into_iter().map(|id| async move {
+        let img = engine
+            .call("inspect image", &id, |d| d.inspect_image(&id))
+            .await;
+        let defaults = match img {
+            Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
+            Err(e) if e.status() == Some(404) => ImageDefaults::default(),
+            Err(e) => return Err(e),
+        };
+        Ok((id, defaults))
+    }))
+    .buffer_unordered(INSPECT_CONCURRENCY)
+    .try_collect::<HashMap<String, ImageDefaults>>();
+    let (inspected, mut image_defaults) =
+        futures_util::try_join!(inspect_containers, inspect_images)?;
+    // An image the list did not name (it changed meanwhile) is inspected now.
+    for c in &inspected {
+        if let Some(id) = c
+            .image
+            .as_ref()
+            .filter(|i| !image_defaults.contains_key(*i))
+        {
+            let defaults = match engine
+                .call("inspect image", id, |d| d.inspect_image(id))
+                .await
+            {
                 Ok(img) => ImageDefaults::from(img.config.unwrap_or_default()),
                 Err(e) if e.status() == Some(404) => ImageDefaults::default(),
                 Err(e) => return Err(e),
             };
-            Ok((id, defaults))
-        }))
-        .buffer_unordered(INSPECT_CONCURRENCY)
-        .try_collect()
-        .await?;
+            image_defaults.insert(id.clone(), defaults);
+        }
+    }
     for c in inspected {
         let img = c
             .image
@@ -312,7 +433,7 @@ pub async fn observe(
             .and_then(|i| image_defaults.get(i))
             .cloned()
             .unwrap_or_default();
-        let (mut container, mut config) = mapping::read_back(project, c);
+        let (mut container, mut config) = mapping::read_back(&desired.compose, c);
         img.strip(&mut config);
         container.config = config;
         container.image = Some(img);
@@ -322,17 +443,6 @@ pub async fn observe(
         .containers
         .sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
 
-    let filter = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{COMPOSE_PROJECT}={project}")],
-    )]);
-    let networks = engine
-        .call("list networks", project, |d| {
-            d.list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
     for n in networks {
         let labels = n.labels.unwrap_or_default();
         let full = n.name.unwrap_or_default();
@@ -349,14 +459,33 @@ pub async fn observe(
             },
         );
     }
-    let volumes = engine
-        .call("list volumes", project, |d| {
-            d.list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filter).build(),
-            ))
-        })
-        .await?;
-    for v in volumes.volumes.unwrap_or_default() {
+    // Networks made outside the project: each must be on the host.
+    for (key, n) in desired.compose.networks.iter().filter(|(_, n)| n.external) {
+        let name = n.engine_name(project, key);
+        match engine
+            .call("inspect network", &name, |d| {
+                d.inspect_network(
+                    &name,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+            })
+            .await
+        {
+            Ok(info) => {
+                observed.networks.insert(
+                    key.clone(),
+                    ObservedNetwork {
+                        id: info.id.unwrap_or_default(),
+                        name,
+                        internal: info.internal.unwrap_or(false),
+                    },
+                );
+            }
+            Err(e) if e.status() == Some(404) => observed.external_networks_missing.push(name),
+            Err(e) => return Err(e),
+        }
+    }
+    for v in volumes.iter().filter(|v| !secrets::is_store_volume(v)) {
         let short = v
             .labels
             .get(COMPOSE_VOLUME)
@@ -378,11 +507,35 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    let images = engine
-        .call("list images", project, |d| {
-            d.list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        })
-        .await?;
-    observed.images = Images::from_summaries(images);
     Ok(observed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_as_the_engine_lists_them() {
+        assert_eq!(normalize_reference("redis"), "redis:latest");
+        assert_eq!(normalize_reference("docker.io/library/redis:7"), "redis:7");
+        assert_eq!(
+            normalize_reference("redis:7@sha256:abc"),
+            "redis@sha256:abc"
+        );
+        assert_eq!(
+            normalize_reference("reg.example:5000/team/app:1@sha256:abc"),
+            "reg.example:5000/team/app@sha256:abc"
+        );
+        assert_eq!(
+            normalize_reference("reg.example:5000/team/app"),
+            "reg.example:5000/team/app:latest"
+        );
+    }
+
+    #[test]
+    fn names_set_aside_by_an_adoption() {
+        assert_eq!(aside_of("p_db_1-adopted-0123456789ab"), Some("p_db_1"));
+        assert_eq!(aside_of("p_db_1-adopted-xyz"), None);
+        assert_eq!(aside_of("p_db_1"), None);
+    }
 }

@@ -47,6 +47,10 @@ codes! {
     SpecNotMapping = "spec-not-mapping",
     /// The YAML does not parse.
     YamlSyntax = "yaml-syntax",
+    /// A YAML file larger than fedgen reads (4 MiB).
+    YamlTooLarge = "yaml-too-large",
+    /// A YAML file that nests deeper than fedgen reads (64 levels).
+    YamlTooDeep = "yaml-too-deep",
     /// A YAML anchor or alias in a stack spec (use `defaults:`).
     YamlAnchor = "yaml-anchor",
     /// A YAML tag (`!tag`) where none is allowed.
@@ -57,6 +61,10 @@ codes! {
     DuplicateKey = "duplicate-key",
     /// A key the spec (or the kind) does not have.
     UnknownKey = "unknown-key",
+    /// A key of the Compose specification that fedgen cannot apply (`build`, `gpus`, ...).
+    UnsupportedKey = "unsupported-key",
+    /// A key Compose ignores (`version`).
+    ObsoleteKey = "obsolete-key",
     /// A required key is missing.
     MissingKey = "missing-key",
     /// A value of the wrong type (a scalar where a list belongs, ...).

@@ -10,7 +10,7 @@ mod code;
 mod render;
 
 pub use code::Code;
-pub use render::{render, render_human, to_json};
+pub use render::{render, render_human, render_messages, to_json, Message};
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,8 @@ impl<T> std::ops::Deref for Spanned<T> {
 pub enum Severity {
     Error,
     Warning,
+    /// Advice (`fedgen lint`'s lowest level; no diagnostic of a stage has it).
+    Info,
 }
 
 /// One problem, with where it is and what to do about it.
@@ -134,6 +136,8 @@ impl Diagnostic {
 #[derive(Default, Debug)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Places whose text must not be shown (secret values written in a file): rendered as `*`.
+    redacted: std::cell::RefCell<Vec<Span>>,
 }
 
 #[derive(Debug)]
@@ -158,12 +162,52 @@ impl Sources {
         self.files.len() - 1
     }
 
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     pub fn path(&self, source: usize) -> &Path {
         &self.files[source].path
     }
 
     pub fn text(&self, source: usize) -> &str {
         &self.files[source].text
+    }
+
+    /// Marks a span as secret: excerpts of the file show `*` in its place.
+    pub fn redact(&self, span: Span) {
+        self.redacted.borrow_mut().push(span);
+    }
+
+    /// A file's text as diagnostics show it: every character of a redacted span replaced by `*`,
+    /// so every line and column stays where it was.
+    pub fn shown(&self, source: usize) -> std::borrow::Cow<'_, str> {
+        let text = self.text(source);
+        let ranges: Vec<std::ops::Range<usize>> = self
+            .redacted
+            .borrow()
+            .iter()
+            .filter(|s| s.source == source)
+            .filter_map(|s| self.byte_range(s))
+            .collect();
+        if ranges.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        let masked = text
+            .char_indices()
+            .map(|(i, c)| {
+                if ranges.iter().any(|r| r.contains(&i)) {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        std::borrow::Cow::Owned(masked)
     }
 
     /// The text of a 1-based line, without its line break.
@@ -176,6 +220,25 @@ impl Sources {
             .map(|e| e - 1)
             .unwrap_or(f.text.len());
         Some(f.text[start..end].trim_end_matches('\r'))
+    }
+
+    /// The byte range of a span in `text` (a file as [`Sources::shown`] shows it).
+    pub fn range_in(text: &str, span: &Span) -> Option<std::ops::Range<usize>> {
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(span.line.checked_sub(1)?)
+            .map(str::len)
+            .sum();
+        let line = text[start..].split('\n').next()?.trim_end_matches('\r');
+        let col = |chars: usize| {
+            line.char_indices()
+                .nth(chars)
+                .map(|(b, _)| b)
+                .unwrap_or(line.len())
+        };
+        let from = col(span.column.saturating_sub(1));
+        let to = col(span.column.saturating_sub(1) + span.len).max(from);
+        Some(start + from..start + to)
     }
 
     /// The byte range of a span in its file (clamped to its line).
@@ -256,5 +319,21 @@ mod tests {
         assert_eq!(&sources.text(id)[r], "value");
         let r = sources.byte_range(&Span::new(id, 1, 4, 1)).unwrap();
         assert_eq!(&sources.text(id)[r], "é");
+    }
+
+    #[test]
+    fn a_redacted_span_keeps_every_column() {
+        let mut sources = Sources::default();
+        let id = sources.add("s.yml", "a: é-secret # c\nkey: value\n");
+        sources.redact(Span::new(id, 1, 4, 8));
+        let shown = sources.shown(id);
+        assert_eq!(shown, "a: ******** # c\nkey: value\n");
+        let r = Sources::range_in(&shown, &Span::new(id, 2, 6, 5)).unwrap();
+        assert_eq!(&shown[r], "value");
+        assert_eq!(
+            sources.text(id),
+            "a: é-secret # c\nkey: value\n",
+            "the text itself is kept"
+        );
     }
 }

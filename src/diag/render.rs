@@ -1,35 +1,74 @@
 //! Diagnostics rendered for people (annotate-snippets, as rustc and cargo render theirs) and for
 //! CI (one JSON object each, with file, line and column).
 
-use super::{Diagnostic, Severity, Sources};
+use super::{Diagnostic, Severity, Sources, Span};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// One message to render: the shape a [`Diagnostic`] has, and a `fedgen lint` finding too (whose
+/// id is a rule, not a [`super::Code`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub severity: Severity,
+    /// Shown in brackets after the severity: `error[id]`.
+    pub id: &'a str,
+    pub text: &'a str,
+    pub span: Option<Span>,
+    pub labels: &'a [(Span, String)],
+    pub hint: Option<&'a str>,
+}
+
+impl<'a> From<&'a Diagnostic> for Message<'a> {
+    fn from(d: &'a Diagnostic) -> Self {
+        Message {
+            severity: d.severity,
+            id: d.code.as_str(),
+            text: &d.message,
+            span: d.span,
+            labels: &d.labels,
+            hint: d.hint.as_deref(),
+        }
+    }
+}
 
 /// Every diagnostic, each as `error[code]: message`, `--> file:line:col`, the source lines with
 /// the spans underlined (the primary one with `^`, labelled others with `-`), and `= hint:`;
 /// with ANSI colours when `color`.
 pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let messages: Vec<Message> = diags.iter().map(Message::from).collect();
+    render_messages(&messages, sources, color)
+}
+
+/// [`render`] for any [`Message`]s.
+pub fn render_messages(messages: &[Message], sources: &Sources, color: bool) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
         Renderer::plain()
     };
     let mut out = String::new();
-    for d in diags {
+    // Files as they are shown: secrets' values masked (columns kept).
+    let shown: Vec<std::borrow::Cow<'_, str>> =
+        (0..sources.len()).map(|i| sources.shown(i)).collect();
+    let range = |span: &Span| {
+        shown
+            .get(span.source)
+            .and_then(|text| Sources::range_in(text, span))
+    };
+    for d in messages {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
+            Severity::Info => Level::INFO,
         };
-        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let title = level.primary_title(d.text).id(d.id);
         let mut group = Group::with_title(title);
-        let located = d
-            .span
-            .and_then(|s| sources.byte_range(&s).map(|r| (s.source, r)));
-        if let Some((source, range)) = located {
-            let mut snippet = Snippet::source(sources.text(source))
+        let located = d.span.and_then(|s| range(&s).map(|r| (s.source, r)));
+        if let Some((source, primary)) = located {
+            let mut snippet = Snippet::source(shown[source].as_ref())
                 .path(sources.path(source).to_str().unwrap_or_default())
-                .annotation(AnnotationKind::Primary.span(range));
-            for (span, label) in &d.labels {
-                if let Some(r) = sources.byte_range(span) {
+                .annotation(AnnotationKind::Primary.span(primary));
+            for (span, label) in d.labels {
+                if let Some(r) = range(span) {
                     if span.source == source {
                         snippet = snippet
                             .annotation(AnnotationKind::Context.span(r).label(label.as_str()));
@@ -39,17 +78,17 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             group = group.element(snippet);
             // Labels in other files get a snippet of their own.
             for (span, label) in d.labels.iter().filter(|(s, _)| s.source != source) {
-                if let Some(r) = sources.byte_range(span) {
+                if let Some(r) = range(span) {
                     group = group.element(
-                        Snippet::source(sources.text(span.source))
+                        Snippet::source(shown[span.source].as_ref())
                             .path(sources.path(span.source).to_str().unwrap_or_default())
                             .annotation(AnnotationKind::Context.span(r).label(label.as_str())),
                     );
                 }
             }
         }
-        if let Some(hint) = &d.hint {
-            group = group.element(Level::HELP.with_name(Some("hint")).message(hint.as_str()));
+        if let Some(hint) = d.hint {
+            group = group.element(Level::HELP.with_name(Some("hint")).message(hint));
         }
         out.push_str(&renderer.render(&[group]));
         out.push_str("\n\n");

@@ -11,6 +11,8 @@ pub const LABEL_LIFECYCLE: &str = "dev.fedgen.lifecycle";
 /// sha256 prefix of each secret's and config's content, as `name=hash,...` (never the value),
 /// on containers fedgen creates.
 pub const LABEL_SECRETS: &str = "dev.fedgen.secrets-hash";
+/// The unmanaged container a service replaces with `apply --adopt` (the spec's `adopt:`).
+pub const LABEL_ADOPT: &str = "dev.fedgen.adopt";
 
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
@@ -19,3 +21,13 @@ pub const COMPOSE_ONEOFF: &str = "com.docker.compose.oneoff";
 pub const COMPOSE_CONFIG_HASH: &str = "com.docker.compose.config-hash";
 pub const COMPOSE_NETWORK: &str = "com.docker.compose.network";
 pub const COMPOSE_VOLUME: &str = "com.docker.compose.volume";
+pub const COMPOSE_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+pub const COMPOSE_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+pub const COMPOSE_ENV_FILE: &str = "com.docker.compose.project.environment_file";
+pub const COMPOSE_DEPENDS_ON: &str = "com.docker.compose.depends_on";
+/// The local id (`sha256:...`) of the image the container was made from: Compose recreates a
+/// container whose image id is not the one its image name points at now.
+pub const COMPOSE_IMAGE: &str = "com.docker.compose.image";
+pub const COMPOSE_VERSION: &str = "com.docker.compose.version";
+/// The Compose release whose labels and config hash fedgen's match (docs/compose.md).
+pub const COMPOSE_VERSION_VALUE: &str = "2.26.1";

@@ -96,6 +96,64 @@ pub struct Service {
     pub tmpfs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    // What Compose files as people write them also set (fedgen's kinds never do, so a compiled
+    // file has none of these keys and its config hash is unchanged by them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    /// Ports exposed without publishing them: `80/tcp`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    /// `host:ip`, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stdin_open: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tty: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// `host`, `none`, `bridge`, `container:NAME`: instead of `networks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// `host-path:container-path[:permissions]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+}
+
+/// A resource limit of the process (`nofile`, `nproc`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ulimit {
+    pub soft: i64,
+    pub hard: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -122,10 +180,44 @@ pub enum Condition {
     ServiceCompletedSuccessfully,
 }
 
+impl Condition {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Condition::ServiceStarted => "service_started",
+            Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DependsOn {
     pub condition: Condition,
+    /// `false`: the dependency may be absent (Compose's `required`, default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub required: bool,
+    /// Restart this service when the dependency is recreated (Compose's `restart`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub restart: bool,
+}
+
+impl DependsOn {
+    pub fn on(condition: Condition) -> DependsOn {
+        DependsOn {
+            condition,
+            required: true,
+            restart: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -133,14 +225,22 @@ pub struct DependsOn {
 pub struct ServiceNetwork {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Port {
     pub target: u16,
-    pub published: u16,
-    pub host_ip: String,
+    /// The host port; none: one the engine picks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<u16>,
+    /// The host address it listens on; none: every interface (IPv4 and IPv6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
     pub protocol: String,
 }
 
@@ -153,6 +253,9 @@ pub struct Mount {
     pub target: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
+    /// A bind whose host directory the engine makes when it is missing (Compose's short syntax).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub create_host_path: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,10 +309,38 @@ pub struct Limits {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
+    /// Its name on the engine, when not `PROJECT_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Made outside the project: never created or removed by it, and it must exist.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub external: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub internal: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub attachable: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enable_ipv6: bool,
+    /// Address pools: `subnet`, `gateway`, `ip_range` each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipam: Vec<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+impl Network {
+    /// The network's name on the engine.
+    pub fn engine_name(&self, project: &str, key: &str) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None if self.external => key.to_string(),
+            None => crate::names::scoped(project, key),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -221,6 +352,10 @@ pub struct Volume {
     /// Made outside the project: never created or removed by it, and it must exist.
     #[serde(default, skip_serializing_if = "is_false")]
     pub external: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -236,21 +371,53 @@ impl Volume {
     }
 }
 
-/// A secret's source: a variable of the environment fedgen deploys from, or a file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A secret's source: a variable of the environment fedgen deploys from, or a file; or (fedgen's
+/// `x-fedgen-generate` extension) random bytes that the first `fedgen apply` makes on the target
+/// engine and keeps there, `environment` then naming the variable `docker compose` would read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// How many random bytes (hex-encoded) to generate on the engine.
+    #[serde(
+        rename = "x-fedgen-generate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub generate: Option<usize>,
 }
 
-/// Non-secret file content that a kind ships into its container (e.g. an init script).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+impl Secret {
+    /// The variable a generated secret's `environment` names: `FEDGEN_SECRET_` and its name.
+    pub fn generated_variable(name: &str) -> String {
+        let upper: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("FEDGEN_SECRET_{upper}")
+    }
+}
+
+/// Non-secret file content that goes into containers: inline (what a kind generates, an init
+/// script), from a file, or from an environment variable.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 impl Service {
@@ -378,9 +545,7 @@ mod tests {
         let mut seed = Service::default();
         seed.depends_on.insert(
             "web".into(),
-            DependsOn {
-                condition: Condition::ServiceCompletedSuccessfully,
-            },
+            DependsOn::on(Condition::ServiceCompletedSuccessfully),
         );
         c.services.insert("seed".into(), seed);
         assert_eq!(c.lifecycle("web"), Lifecycle::OneShot);
@@ -395,7 +560,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected_on_read() {
-        let err = serde_norway::from_str::<Service>("image: x:1\nprivileged: true\n").unwrap_err();
-        assert!(err.to_string().contains("privileged"), "{err}");
+        let err = serde_norway::from_str::<Service>("image: x:1\nprivileges: true\n").unwrap_err();
+        assert!(err.to_string().contains("privileges"), "{err}");
     }
 }

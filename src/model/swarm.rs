@@ -96,8 +96,9 @@ pub struct Meta {
     /// are healthy (or, for one-shot services, completed). Swarm ignores `depends_on`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub uses: BTreeMap<String, Vec<String>>,
-    /// The variable each environment-sourced secret is read from by `fedgen apply` (the 3.x
-    /// schema has only `file:`; in the file these secrets are `external`).
+    /// The variable each environment-sourced secret is read from by `fedgen apply`, and for a
+    /// `generate:` secret how many random bytes the first apply makes it of (the 3.x schema has
+    /// only `file:`; in the file these secrets are `external`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, SecretSource>,
     /// The content of each config that fedgen generates (the 3.x schema has only `file:`; in the
@@ -110,6 +111,11 @@ pub struct Meta {
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
     pub environment: String,
+    /// A generated secret: made once on the swarm by the first `fedgen apply` (from
+    /// `environment` if set then, else this many random bytes, hex-encoded) and kept there; its
+    /// name carries no hash (the value never leaves the swarm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

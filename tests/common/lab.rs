@@ -59,8 +59,6 @@ impl Stack {
             .arg(&env_path)
             .arg("-o")
             .arg(&file)
-            .arg("--secrets-dir")
-            .arg(dir.path().join("secrets"))
             .output()
             .unwrap();
         assert!(out.status.success(), "build: {}", describe(&out));

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod remote;
+pub mod seed;
 pub mod swarm;
 
 use std::path::{Path, PathBuf};
@@ -109,8 +111,7 @@ pub fn bundled_stacks() -> Vec<String> {
     names
 }
 
-/// Compiles a bundled stack with env.example into `out`; generated secrets go to a fixed
-/// directory so the output is the same on every machine.
+/// Compiles a bundled stack with env.example into `out`.
 pub fn build_bundled(stack: &str, out: &Path) -> Output {
     fedgen()
         .args([
@@ -121,10 +122,6 @@ pub fn build_bundled(stack: &str, out: &Path) -> Output {
             "-o",
         ])
         .arg(out)
-        .args([
-            "--secrets-dir",
-            &format!("/tmp/fedgen-test-secrets/{stack}"),
-        ])
         .output()
         .unwrap()
 }
@@ -151,22 +148,42 @@ pub struct StandIn {
     pub dir: tempfile::TempDir,
     pub file: PathBuf,
     pub spec: PathBuf,
+    /// Its variables (relative to the repository): tests/stacks/NAME.env.
+    pub env_file: &'static str,
 }
 
 impl StandIn {
     /// Compiles tests/stacks/standin.yml renamed to `project`, with `edit` applied to the spec.
     pub fn new(project: &str, ports: (u16, u16), edit: impl Fn(String) -> String) -> StandIn {
+        StandIn::of("standin", project, ports, edit)
+    }
+
+    /// Compiles tests/stacks/`stack`.yml (with tests/stacks/`stack`.env) renamed to `project`.
+    pub fn of(
+        stack: &'static str,
+        project: &str,
+        ports: (u16, u16),
+        edit: impl Fn(String) -> String,
+    ) -> StandIn {
         let dir = tempfile::tempdir().unwrap();
-        let spec_text = std::fs::read_to_string(root().join("tests/stacks/standin.yml"))
+        let spec_text =
+            std::fs::read_to_string(root().join(format!("tests/stacks/{stack}.yml"))).unwrap();
+        let first_name = spec_text
+            .lines()
+            .find(|l| l.starts_with("name: "))
             .unwrap()
-            .replacen("name: fedgen-standin", &format!("name: {project}"), 1);
-        let spec = dir.path().join("standin.yml");
+            .to_string();
+        let spec_text = spec_text.replacen(&first_name, &format!("name: {project}"), 1);
+        let spec = dir.path().join(format!("{stack}.yml"));
         std::fs::write(&spec, edit(spec_text)).unwrap();
+        let env_file: &'static str =
+            Box::leak(format!("tests/stacks/{stack}.env").into_boxed_str());
         let s = StandIn {
             project: project.to_string(),
             file: dir.path().join("docker-compose.yml"),
             spec,
             dir,
+            env_file,
         };
         s.rebuild(ports, &|t| t);
         s
@@ -179,7 +196,7 @@ impl StandIn {
         let out = fedgen()
             .arg("build")
             .arg(&self.spec)
-            .args(["--env", "tests/stacks/standin.env", "-o"])
+            .args(["--env", self.env_file, "-o"])
             .arg(&self.file)
             .env("GATEWAY_PORT", ports.0.to_string())
             .env("FRONTEND_PORT", ports.1.to_string())
@@ -193,7 +210,7 @@ impl StandIn {
             .args(["compose", "-p", &self.project, "-f"])
             .arg(&self.file)
             .args(args)
-            .envs(env_pairs("tests/stacks/standin.env"))
+            .envs(env_pairs(self.env_file))
             .output()
             .unwrap()
     }
@@ -212,14 +229,14 @@ impl StandIn {
         fedgen()
             .args(["apply", "-f"])
             .arg(&self.file)
-            .args(["--env", "tests/stacks/standin.env"])
+            .args(["--env", self.env_file])
             .args(extra)
-            .envs(env.iter().copied())
             .env(
                 "DOCKER_HOST",
                 std::env::var("DOCKER_HOST")
                     .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             )
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
@@ -243,16 +260,22 @@ impl StandIn {
 
     /// `fedgen diff` of this stack, with extra arguments.
     pub fn diff(&self, extra: &[&str]) -> Output {
+        self.diff_with(extra, &[])
+    }
+
+    /// `fedgen diff` of this stack, with extra arguments and environment (over DOCKER_HOST).
+    pub fn diff_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
         fedgen()
             .args(["diff", "-f"])
             .arg(&self.file)
-            .args(["--env", "tests/stacks/standin.env"])
+            .args(["--env", self.env_file])
             .args(extra)
             .env(
                 "DOCKER_HOST",
                 std::env::var("DOCKER_HOST")
                     .unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
             )
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
@@ -266,6 +289,30 @@ impl Drop for StandIn {
         for id in text(&ps.stdout).lines() {
             let _ = docker(&["rm", "-f", id]);
         }
+        // The project's lock on the engine, if an apply died holding it, and its generated
+        // secrets' store (and writers a crash left).
+        let _ = docker(&["rm", "-f", &format!("fedgen-lock.{}", self.project)]);
+        let writers = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=dev.fedgen.secret-writer={}", self.project),
+        ]);
+        for id in text(&writers.stdout).lines() {
+            let _ = docker(&["rm", "-f", id]);
+        }
+        let store = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--filter",
+            "label=dev.fedgen.secret",
+        ]);
+        for v in text(&store.stdout).lines() {
+            let _ = docker(&["volume", "rm", "-f", v]);
+        }
         let _ = docker(&[
             "network",
             "prune",
@@ -274,4 +321,20 @@ impl Drop for StandIn {
             &format!("label=com.docker.compose.project={}", self.project),
         ]);
     }
+}
+
+/// The shared directory beside the checkout (`../shared`), or `FEDGEN_SHARED`: third-party test
+/// data used in place (the Compose corpus, the official images' scripts). Fails, with how to fix
+/// it, when it is not there.
+pub fn shared(sub: &str) -> PathBuf {
+    let base = std::env::var_os("FEDGEN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let dir = base.join(sub);
+    assert!(
+        dir.exists(),
+        "{} is missing: this test reads third-party data in place from the shared directory beside the checkout; set FEDGEN_SHARED to where it is",
+        dir.display()
+    );
+    dir
 }

@@ -374,8 +374,6 @@ impl SwarmStack {
             .arg(&self.env)
             .args(["--target", "swarm", "-o"])
             .arg(&self.file)
-            .arg("--secrets-dir")
-            .arg(self.dir.path().join("secrets"))
             .envs(vars.iter().copied())
             .output()
             .unwrap();

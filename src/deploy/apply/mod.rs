@@ -34,6 +34,8 @@ use crate::deploy::desired::Desired;
 use crate::deploy::engine::{Engine, EngineError};
 use crate::deploy::mapping;
 use crate::deploy::plan::Plan;
+use crate::deploy::secrets;
+use crate::deploy::state::Conflict;
 use crate::model::Condition;
 use crate::names;
 use bollard::models::NetworkDisconnectRequest;
@@ -87,8 +89,9 @@ fn satisfies(gate: &Gate, condition: &Condition) -> Option<bool> {
 struct Rollout {
     engine: Engine,
     desired: Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     project: String,
+    /// The images on the host when the plan was made (their ids label new containers).
+    images: crate::deploy::state::Images,
     events: Arc<Events>,
     gates: HashMap<String, watch::Receiver<Gate>>,
     /// A service failed: start nothing new.
@@ -97,6 +100,11 @@ struct Rollout {
     deadline: Instant,
     rollback: bool,
     interrupted: Arc<AtomicBool>,
+    /// The dependency wave of each service (0: depends on nothing; else one more than the
+    /// highest wave it depends on).
+    waves: HashMap<String, usize>,
+    /// `--adopt`: the unmanaged containers each service replaces.
+    adoptions: HashMap<String, Vec<Conflict>>,
 }
 
 impl Rollout {
@@ -114,6 +122,44 @@ impl Rollout {
     fn stopping(&self) -> bool {
         self.abort.load(Ordering::SeqCst) || self.interrupted()
     }
+}
+
+/// The dependency wave of every service: 0 for a service that depends on nothing, else one more
+/// than the highest wave of what it depends on (a cycle, refused by the compiler, counts as 0).
+fn waves(compose: &crate::model::Compose) -> HashMap<String, usize> {
+    fn wave(
+        name: &str,
+        compose: &crate::model::Compose,
+        memo: &mut HashMap<String, usize>,
+        path: &mut Vec<String>,
+    ) -> usize {
+        if let Some(w) = memo.get(name) {
+            return *w;
+        }
+        if path.iter().any(|p| p == name) {
+            return 0;
+        }
+        path.push(name.to_string());
+        let w = compose
+            .services
+            .get(name)
+            .map(|s| {
+                s.depends_on
+                    .keys()
+                    .map(|d| wave(d, compose, memo, path) + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        path.pop();
+        memo.insert(name.to_string(), w);
+        w
+    }
+    let mut memo = HashMap::new();
+    for name in compose.services.keys() {
+        wave(name, compose, &mut memo, &mut Vec::new());
+    }
+    memo
 }
 
 fn finish(mut report: Report, engine: &Engine, start: Instant) -> Report {
@@ -134,7 +180,6 @@ fn refused(reason: String, engine: &Engine, start: Instant) -> Report {
 pub async fn apply(
     engine: &Engine,
     desired: Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     plan: &Plan,
     opts: &Options,
     progress: Arc<dyn Progress>,
@@ -151,6 +196,16 @@ pub async fn apply(
             format!(
                 "unmanaged containers carry this project's names: {}. They were not made by fedgen or Compose for this project (e.g. `docker run --name`). Remove them, or pass --adopt to stop and replace them.",
                 names.join(", ")
+            ),
+            engine,
+            start,
+        );
+    }
+    if !plan.networks_missing.is_empty() {
+        return refused(
+            format!(
+                "the file says these networks exist already (external), but the host has none of that name: {}. Create them first (docker network create).",
+                plan.networks_missing.join(", ")
             ),
             engine,
             start,
@@ -193,16 +248,31 @@ pub async fn apply(
         return finish(Report::new(Status::InSync), engine, start);
     }
     let mut report = Report::new(Status::Converged);
-    let result = converge(
-        engine,
+    // Generated secrets the engine does not have yet are made there first (the caller holds the
+    // project's lock, so one value is made, whoever applies).
+    let generated = match secrets::generate_missing(engine, &desired, &plan.store).await {
+        Ok(g) => g,
+        Err(e) => {
+            report.status = Status::EngineFailed;
+            report.reason = Some(desired.redact(&format!(
+                "the engine failed while generating secrets: {e}; nothing else was changed"
+            )));
+            return finish(report, engine, start);
+        }
+    };
+    for g in &generated {
+        progress.step(
+            &g.name,
+            Step::SecretGenerated,
+            &format!("sha256:{}", g.hash),
+        );
+    }
+    report.secrets_generated = generated.iter().map(|g| g.name.clone()).collect();
+    let desired = Arc::new(secrets::attach(
         &desired,
-        env_file,
-        plan,
-        opts,
-        progress,
-        &mut report,
-    )
-    .await;
+        plan.store.current.values().cloned().chain(generated),
+    ));
+    let result = converge(engine, &desired, plan, opts, progress, &mut report).await;
     if let Err(e) = result {
         report.status = Status::EngineFailed;
         report.reason = Some(desired.redact(&format!(
@@ -224,13 +294,16 @@ pub async fn apply(
             failed.join(", ")
         ));
     }
+    if report.status == Status::Converged && !plan.store.stale.is_empty() {
+        // Earlier values of rotated secrets, once no container uses them.
+        secrets::remove_unused(engine, &plan.store).await;
+    }
     finish(report, engine, start)
 }
 
 async fn converge(
     engine: &Engine,
     desired: &Arc<Desired>,
-    env_file: Option<std::path::PathBuf>,
     plan: &Plan,
     opts: &Options,
     progress: Arc<dyn Progress>,
@@ -247,17 +320,20 @@ async fn converge(
     let say = |subject: &str, step: Step, detail: &str| {
         progress.step(subject, step, &desired.redact(detail))
     };
-    for c in &plan.conflicts {
-        say(
-            &c.service,
-            Step::Adopting,
-            &format!("removing unmanaged container {}", c.name),
-        );
-        task::force_remove(engine, &c.name, &c.id).await?;
-        report.adopted.push(c.name.clone());
+    // `--adopt`: each unmanaged container is replaced by its service's task, losslessly (stopped
+    // and renamed aside, put back if its replacement does not become ready), one dependency wave
+    // at a time.
+    let mut adoptions: HashMap<String, Vec<Conflict>> = HashMap::new();
+    if opts.adopt {
+        for c in &plan.conflicts {
+            adoptions
+                .entry(c.service.clone())
+                .or_default()
+                .push(c.clone());
+        }
     }
     for n in &plan.networks_recreate {
-        let name = names::scoped(&project, &n.name);
+        let name = mapping::network_name(&desired.compose, &n.name);
         let info = engine
             .call("inspect network", &name, |d| {
                 d.inspect_network(
@@ -312,7 +388,8 @@ async fn converge(
             }
         });
     let volumes = plan.volumes_create.iter().map(|v| {
-        let body = mapping::volume_create(&project, v);
+        let vol = desired.compose.volumes.get(v).cloned().unwrap_or_default();
+        let body = mapping::volume_create(&project, v, &vol);
         async move {
             let name = body.name.clone().unwrap_or_default();
             engine
@@ -343,8 +420,8 @@ async fn converge(
     let rollout = Arc::new(Rollout {
         engine: engine.clone(),
         desired: desired.clone(),
-        env_file,
         project: project.clone(),
+        images: plan.images.clone(),
         events,
         gates,
         abort: AtomicBool::new(false),
@@ -352,6 +429,8 @@ async fn converge(
         deadline: Instant::now() + opts.timeout,
         rollback: opts.rollback,
         interrupted: opts.interrupted.clone(),
+        waves: waves(&desired.compose),
+        adoptions,
     });
     let results: Arc<Mutex<Vec<ServiceResult>>> = Arc::default();
     let engine_error: Arc<Mutex<Option<EngineError>>> = Arc::default();
@@ -386,6 +465,9 @@ async fn converge(
     }
     let mut results = std::mem::take(&mut *results.lock().expect("not poisoned"));
     results.sort_by(|a, b| a.service.cmp(&b.service));
+    for r in &results {
+        report.adopted.extend(r.adopted.iter().cloned());
+    }
     report.services = results;
     if let Some(e) = engine_error.lock().expect("not poisoned").take() {
         return Err(e);
@@ -416,7 +498,7 @@ async fn converge(
     }
     if opts.prune {
         for n in &plan.networks_extra {
-            let name = names::scoped(&project, n);
+            let name = mapping::network_name(&desired.compose, n);
             engine
                 .mutate("remove network", &name, |d| d.remove_network(&name))
                 .await?;
@@ -438,4 +520,43 @@ async fn converge(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Compose, DependsOn, Service};
+
+    #[test]
+    fn dependency_waves() {
+        let mut c = Compose::default();
+        let dep = |names: &[&str]| -> Service {
+            Service {
+                depends_on: names
+                    .iter()
+                    .map(|n| {
+                        (
+                            n.to_string(),
+                            DependsOn {
+                                condition: Condition::ServiceHealthy,
+                                required: true,
+                                restart: false,
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        };
+        c.services.insert("db".into(), dep(&[]));
+        c.services.insert("redis".into(), dep(&[]));
+        c.services.insert("app".into(), dep(&["db", "redis"]));
+        c.services.insert("gateway".into(), dep(&["app", "db"]));
+        c.services.insert("frontend".into(), dep(&["gateway"]));
+        let w = waves(&c);
+        assert_eq!(
+            [w["db"], w["redis"], w["app"], w["gateway"], w["frontend"]],
+            [0, 0, 1, 2, 3]
+        );
+    }
 }

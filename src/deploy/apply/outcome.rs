@@ -106,6 +106,15 @@ pub struct ServiceResult {
     pub last_health_output: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<String>,
+    /// How long the service was down while it was replaced (recreate or adoption): from the
+    /// stop of the container that ran it to its replacement's health gate (or its start, without
+    /// a healthcheck); with a rollback, to the old container back. `None`: nothing ran before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downtime_ms: Option<u128>,
+    /// `--adopt`: the unmanaged containers this service replaced (removed once the replacement
+    /// was ready; their volumes and bind mounts kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
 }
 
 impl ServiceResult {
@@ -117,6 +126,8 @@ impl ServiceResult {
             error: None,
             last_health_output: None,
             log_tail: vec![],
+            downtime_ms: None,
+            adopted: vec![],
         }
     }
 }
@@ -131,6 +142,8 @@ pub struct Report {
     pub networks_removed: Vec<String>,
     pub volumes_created: Vec<String>,
     pub volumes_removed: Vec<String>,
+    /// Generated secrets made on the engine by this apply (their first use there).
+    pub secrets_generated: Vec<String>,
     pub orphans_removed: Vec<String>,
     pub orphans_kept: Vec<String>,
     pub adopted: Vec<String>,
@@ -155,6 +168,7 @@ impl Report {
             networks_removed: vec![],
             volumes_created: vec![],
             volumes_removed: vec![],
+            secrets_generated: vec![],
             orphans_removed: vec![],
             orphans_kept: vec![],
             adopted: vec![],

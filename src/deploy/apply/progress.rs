@@ -14,6 +14,8 @@ pub enum Step {
     /// An unmanaged container with the service's name is being replaced (`--adopt`).
     Adopting,
     NetworkCreated,
+    /// A generated secret was made on the engine (the first apply that needs it).
+    SecretGenerated,
     Creating,
     Starting,
     /// Stopping the container being replaced.
@@ -38,6 +40,7 @@ impl Step {
         match self {
             Step::Adopting => "adopting",
             Step::NetworkCreated => "network created",
+            Step::SecretGenerated => "secret generated on the engine",
             Step::Creating => "creating",
             Step::Starting => "starting",
             Step::Stopping => "stopping",

@@ -20,10 +20,16 @@ impl TaskCtx {
     /// seen yet (the stream may have been opened a moment after its start) is polled with an
     /// inspect until one is; so is everything if the stream fails. A failure costs one inspect,
     /// for the last health-check output, and the tail of the logs.
+    ///
+    /// `at_once`: the service is down while it waits (a replacement): the healthcheck's own test
+    /// is also run in the container right away and every half second (an exec), instead of only
+    /// waiting for the engine's first check one interval after the start; the gate opens on the
+    /// first pass. The engine's verdicts (unhealthy, an exit) still end the wait as before.
     pub(super) async fn wait_ready(
         &self,
         id: &str,
         svc: &Service,
+        at_once: bool,
     ) -> Result<(Gate, Option<Failure>), EngineError> {
         let rollout = &self.rollout;
         let one_shot = rollout.desired.compose.lifecycle(&self.plan.name) == Lifecycle::OneShot;
@@ -37,6 +43,22 @@ impl TaskCtx {
             self.step(Step::WaitingForHealth, "");
         }
         let mut poll = Duration::from_millis(100);
+        let test = svc
+            .healthcheck
+            .as_ref()
+            .map(|h| h.test.clone())
+            .filter(|t| {
+                at_once
+                    && !one_shot
+                    && matches!(t.first().map(String::as_str), Some("CMD" | "CMD-SHELL"))
+            });
+        let exec_timeout = svc
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.timeout)
+            .map(|t| t.to_std())
+            .unwrap_or(Duration::from_secs(5));
+        let mut next_exec = Instant::now();
         loop {
             let notified = rollout.events.notify.notified();
             let mut notified = std::pin::pin!(notified);
@@ -80,6 +102,15 @@ impl TaskCtx {
                     self.step(Step::Healthy, "");
                     return Ok((Gate::Healthy, None));
                 }
+                if let Some(test) = test.as_ref().filter(|_| snap.status == "running") {
+                    if Instant::now() >= next_exec {
+                        if self.exec_passes(id, test, exec_timeout).await {
+                            self.step(Step::Healthy, "its healthcheck passed, run at once");
+                            return Ok((Gate::Healthy, None));
+                        }
+                        next_exec = Instant::now() + Duration::from_millis(500);
+                    }
+                }
                 if snap.health == "unhealthy" {
                     return failure("the healthcheck failed (unhealthy)".into(), snap).await;
                 }
@@ -120,6 +151,55 @@ impl TaskCtx {
                 _ = tokio::time::sleep_until(until.into()) => {}
             }
         }
+    }
+
+    /// Runs a healthcheck test (`[CMD, ...]` or `[CMD-SHELL, script]`) in the container as its
+    /// user, as the engine would: whether it exits 0 within `timeout`. Any failure to run it is a
+    /// "no" (the engine's own checks decide then).
+    async fn exec_passes(&self, id: &str, test: &[String], timeout: Duration) -> bool {
+        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+        use futures_util::StreamExt;
+        let cmd: Vec<String> = match test.first().map(String::as_str) {
+            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+            _ => test[1..].to_vec(),
+        };
+        let e = &self.rollout.engine;
+        let run = async {
+            let created = e
+                .call("create exec", id, |d| {
+                    d.create_exec(
+                        id,
+                        CreateExecOptions {
+                            cmd: Some(cmd),
+                            attach_stdout: Some(true),
+                            attach_stderr: Some(true),
+                            ..Default::default()
+                        },
+                    )
+                })
+                .await
+                .ok()?;
+            let exec = created.id;
+            let started = e
+                .call("start exec", id, |d| {
+                    d.start_exec(&exec, None::<StartExecOptions>)
+                })
+                .await
+                .ok()?;
+            if let StartExecResults::Attached { mut output, .. } = started {
+                while output.next().await.is_some() {}
+            }
+            let done = e
+                .call("inspect exec", id, |d| d.inspect_exec(&exec))
+                .await
+                .ok()?;
+            Some(done.exit_code == Some(0))
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(false)
     }
 
     async fn inspect(

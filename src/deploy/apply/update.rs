@@ -8,7 +8,7 @@ use crate::deploy::engine::EngineError;
 use crate::deploy::field::Repair;
 use crate::deploy::mapping;
 use crate::model::Service;
-use crate::names;
+
 use bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
 use bollard::query_parameters::StartContainerOptions;
 
@@ -40,7 +40,7 @@ impl TaskCtx {
             if h.map(|h| &h.aliases) == Some(&want.aliases) {
                 continue;
             }
-            let full_name = names::scoped(&self.rollout.project, net);
+            let full_name = mapping::network_name(&self.rollout.desired.compose, net);
             if h.is_some() {
                 e.mutate("disconnect network", &full_name, |d| {
                     d.disconnect_network(
@@ -53,7 +53,7 @@ impl TaskCtx {
                 })
                 .await?;
             }
-            let endpoint = mapping::endpoint(want);
+            let endpoint = mapping::endpoint(&self.plan.name, svc, want);
             e.mutate("connect network", &full_name, |d| {
                 d.connect_network(
                     &full_name,
@@ -70,7 +70,7 @@ impl TaskCtx {
             .keys()
             .filter(|n| !svc.networks.contains_key(*n))
         {
-            let full_name = names::scoped(&self.rollout.project, net);
+            let full_name = mapping::network_name(&self.rollout.desired.compose, net);
             e.mutate("disconnect network", &full_name, |d| {
                 d.disconnect_network(
                     &full_name,

@@ -397,21 +397,32 @@ async fn converge(
         if ids.secrets.contains_key(&o.name) {
             continue;
         }
-        let value = desired.secret_value(key).ok_or_else(|| EngineError::Api {
-            op: "read secret",
-            object: key.clone(),
-            status: None,
-            detail: match stack.fedgen.secrets.get(key) {
-                Some(s) => format!(
-                    "variable {} is not set (pass --env or set it in the environment)",
-                    s.environment
-                ),
-                None => format!("cannot read {}", o.file.as_deref().unwrap_or("its file")),
-            },
-        })?;
+        let generated = desired.new_generated_value(key);
+        let is_generated = generated.is_some();
+        let value = generated
+            .or_else(|| desired.secret_value(key))
+            .ok_or_else(|| EngineError::Api {
+                op: "read secret",
+                object: key.clone(),
+                status: None,
+                detail: match stack.fedgen.secrets.get(key) {
+                    Some(s) => format!(
+                        "variable {} is not set (pass --env or set it in the environment)",
+                        s.environment
+                    ),
+                    None => format!("cannot read {}", o.file.as_deref().unwrap_or("its file")),
+                },
+            })?;
         let spec = SecretSpec {
             name: Some(o.name.clone()),
-            labels: Some(labels.clone()),
+            labels: Some({
+                let mut l = labels.clone();
+                if is_generated {
+                    // Made here and kept: `fedgen` never reads it back.
+                    l.insert(crate::deploy::secrets::LABEL_SECRET.into(), key.clone());
+                }
+                l
+            }),
             data: Some(base64::engine::general_purpose::STANDARD.encode(value)),
             ..Default::default()
         };
@@ -421,7 +432,11 @@ async fn converge(
             .id;
         ids.secrets.insert(o.name.clone(), id.clone());
         created_objects.push((true, o.name.clone(), id));
-        report.objects_created.push(format!("secret {}", o.name));
+        if is_generated {
+            report.secrets_generated.push(key.clone());
+        } else {
+            report.objects_created.push(format!("secret {}", o.name));
+        }
     }
     for (key, o) in &stack.configs {
         if ids.configs.contains_key(&o.name) {

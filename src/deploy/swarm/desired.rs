@@ -1,7 +1,8 @@
 //! The desired side on a swarm: a stack file fedgen wrote, and the content of its secrets and
 //! configs.
 //!
-//! Takes: the stack file and the variables (`--env` file under the process environment). Gives:
+//! Takes: the stack file and the variables (`--env-file` files under the process environment).
+//! Gives:
 //! the [`Stack`] with every service's spec-hash label recomputed from what the file says now (so
 //! a hand-edited file still shows its change), each secret's and config's content on demand (for
 //! the create call only), and a scrubber that removes every secret value from an output.
@@ -43,16 +44,18 @@ pub fn is_stack_file(text: &str) -> bool {
 }
 
 impl SwarmDesired {
-    pub fn load(file: &Path, env_file: Option<&Path>) -> Result<SwarmDesired, SwarmDesiredError> {
+    /// Reads the stack file, with `env_files` (`--env-file`, later ones winning) under the
+    /// process environment.
+    pub fn load(file: &Path, env_files: &[PathBuf]) -> Result<SwarmDesired, SwarmDesiredError> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| SwarmDesiredError::Read(file.to_path_buf(), e))?;
-        Self::from_text(&text, file, env_file)
+        Self::from_text(&text, file, env_files)
     }
 
     pub fn from_text(
         text: &str,
         file: &Path,
-        env_file: Option<&Path>,
+        env_files: &[PathBuf],
     ) -> Result<SwarmDesired, SwarmDesiredError> {
         let parse = |e: String| SwarmDesiredError::Parse(file.to_path_buf(), e);
         let mut stack = Stack::from_yaml(text).map_err(|e| parse(e.to_string()))?;
@@ -60,7 +63,7 @@ impl SwarmDesired {
         stack.label_spec_hashes();
         let mut sources = Sources::default();
         let mut diags = Diagnostics::default();
-        let env = Env::load(env_file, std::env::vars(), &mut sources, &mut diags);
+        let env = Env::load_all(env_files, std::env::vars(), &mut sources, &mut diags);
         if diags.has_errors() {
             return Err(SwarmDesiredError::Env(crate::diag::render_human(
                 &diags.items,
@@ -92,11 +95,17 @@ impl SwarmDesired {
         Ok(d)
     }
 
-    /// The content of a secret (from its variable or its file), for the create call only.
+    /// The content of a secret (from its variable or its file), for the create call only. For a
+    /// generated secret: the variable's value when set (carried over once, at the first apply),
+    /// else `None` (random bytes are made then, see [`SwarmDesired::generated`]).
     pub fn secret_value(&self, key: &str) -> Option<Vec<u8>> {
         let object = self.stack.secrets.get(key)?;
         if let Some(src) = self.stack.fedgen.secrets.get(key) {
-            return self.env.get(&src.environment).map(String::into_bytes);
+            return self
+                .env
+                .get(&src.environment)
+                .filter(|v| src.generate.is_none() || !v.is_empty())
+                .map(String::into_bytes);
         }
         let file = object.file.as_ref()?;
         std::fs::read(self.base_dir.join(file)).ok()
@@ -111,9 +120,51 @@ impl SwarmDesired {
         std::fs::read(self.base_dir.join(file)).ok()
     }
 
+    /// How many random bytes a `generate:` secret is made of, `None` for other secrets.
+    pub fn generated(&self, key: &str) -> Option<usize> {
+        self.stack.fedgen.secrets.get(key)?.generate
+    }
+
+    /// The value a missing generated secret is made with by this apply: its variable's if set,
+    /// else random.
+    pub fn new_generated_value(&self, key: &str) -> Option<Vec<u8>> {
+        let bytes = self.generated(key)?;
+        Some(
+            self.secret_value(key)
+                .unwrap_or_else(|| crate::deploy::secrets::random_hex(bytes)),
+        )
+    }
+
+    /// sha256 of what was read besides the file: the content hash of every secret and config
+    /// whose value is known here (never the values), so a saved plan is refused once one changed.
+    pub fn fingerprint(&self) -> String {
+        let mut all = String::new();
+        for key in self.stack.secrets.keys() {
+            if let Some(v) = self.secret_value(key) {
+                all.push_str(&format!(
+                    "secret {key} {}\n",
+                    crate::deploy::desired::content_hash(&v)
+                ));
+            }
+        }
+        for key in self.stack.configs.keys() {
+            if let Some(v) = self.config_value(key) {
+                all.push_str(&format!(
+                    "config {key} {}\n",
+                    crate::deploy::desired::content_hash(&v)
+                ));
+            }
+        }
+        crate::model::sha256_hex(all.as_bytes())
+    }
+
     /// Whether the content of a secret or config still has the hash its name carries (a changed
-    /// variable or file without a new build would otherwise deploy under the old name).
+    /// variable or file without a new build would otherwise deploy under the old name). `None`
+    /// when unknown here, and for generated secrets (their name carries no hash).
     pub fn content_matches(&self, key: &str, secret: bool) -> Option<bool> {
+        if secret && self.generated(key).is_some() {
+            return None;
+        }
         let (object, value) = if secret {
             (self.stack.secrets.get(key)?, self.secret_value(key)?)
         } else {

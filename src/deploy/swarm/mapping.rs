@@ -429,7 +429,13 @@ pub fn read_back(
                 .collect();
             aliases.sort();
             aliases.dedup();
-            (key, ServiceNetwork { aliases })
+            (
+                key,
+                ServiceNetwork {
+                    aliases,
+                    ..Default::default()
+                },
+            )
         })
         .collect();
     let mounts = c

@@ -214,14 +214,20 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         })
         .collect();
     let mut objects_create = Vec::new();
+    let mut secrets_generate = Vec::new();
     let mut wanted: BTreeSet<String> = BTreeSet::new();
     for (kind, objects, have) in [
         ("secret", &stack.secrets, &observed.secrets),
         ("config", &stack.configs, &observed.configs),
     ] {
-        for o in objects.values() {
+        for (key, o) in objects {
             wanted.insert(format!("{kind} {}", o.name));
-            if !have.contains_key(&o.name) {
+            if have.contains_key(&o.name) {
+                continue;
+            }
+            if kind == "secret" && desired.generated(key).is_some() {
+                secrets_generate.push(key.clone());
+            } else {
                 objects_create.push(format!("{kind} {}", o.name));
             }
         }
@@ -234,7 +240,10 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         .filter(|o| !wanted.contains(o))
         .collect();
     for (key, o) in &stack.secrets {
-        if observed.secrets.contains_key(&o.name) || desired.secret_value(key).is_some() {
+        if observed.secrets.contains_key(&o.name)
+            || desired.secret_value(key).is_some()
+            || desired.generated(key).is_some()
+        {
             continue;
         }
         refusals.push(match stack.fedgen.secrets.get(key) {
@@ -272,6 +281,8 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         volumes_create: vec![],
         volumes_missing: vec![],
         volumes_unused: vec![],
+        networks_missing: vec![],
+        secrets_generate,
         orphans,
         conflicts,
         fingerprint: observed.fingerprint(),
@@ -281,6 +292,8 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         objects_create,
         objects_unused,
         refusals,
+        locked: false,
+        store: Default::default(),
     };
     plan.in_sync = plan.services.iter().all(|s| s.action == Action::Unchanged)
         && plan.networks_create.is_empty()
@@ -289,7 +302,8 @@ pub fn plan(desired: &SwarmDesired, observed: ObservedSwarm) -> SwarmPlan {
         && plan.orphans.is_empty()
         && plan.conflicts.is_empty()
         && plan.objects_create.is_empty()
-        && plan.objects_unused.is_empty();
+        && plan.objects_unused.is_empty()
+        && plan.secrets_generate.is_empty();
     SwarmPlan {
         plan,
         diffs,
@@ -582,6 +596,7 @@ mod tests {
             "db-net".into(),
             ServiceNetwork {
                 aliases: vec!["api".into()],
+                ..Default::default()
             },
         );
         s.deploy.replicas = 1;

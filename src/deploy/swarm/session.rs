@@ -10,18 +10,77 @@ use super::desired::SwarmDesired;
 use super::plan::{self, SwarmPlan};
 use super::state;
 use crate::compile::swarm::data_label;
+use crate::deploy::endpoint::Selection;
 use crate::deploy::engine::{Engine, EngineError};
+use crate::deploy::lock::{EngineLock, LockError, Wait};
 use crate::deploy::plan::Action;
 use crate::deploy::preflight::Problem;
 use crate::deploy::report::{self, Redactor, Style};
+use crate::deploy::session::{LockSpec, PrepareError};
 use crate::deploy::state::Images;
 use bollard::query_parameters::{ListImagesOptions, ListNodesOptions};
 use std::fmt::Write as _;
 
-pub async fn connect_and_plan(desired: &SwarmDesired) -> Result<(Engine, SwarmPlan), EngineError> {
-    let engine = Engine::connect().await?;
+pub async fn connect_and_plan(
+    selection: &Selection,
+    desired: &SwarmDesired,
+) -> Result<(Engine, SwarmPlan), EngineError> {
+    let engine = Engine::connect(selection).await?;
     let plan = plan_with(&engine, desired).await?;
     Ok((engine, plan))
+}
+
+/// The plan an apply acts on, as on one host ([`crate::deploy::session::prepare_apply`]): a
+/// stack in sync is a no-op that takes no lock; otherwise the stack's lock is taken on the
+/// engine fedgen talks to (the manager: the same never-started container as a project's on one
+/// host), the stack read again under it, and missing images pulled (`pull`) before the plan is
+/// made once more.
+pub async fn prepare_apply(
+    engine: &Engine,
+    desired: &SwarmDesired,
+    pull: bool,
+    lock: LockSpec,
+    on_wait: impl FnMut(Wait<'_>),
+) -> Result<(SwarmPlan, Option<EngineLock>), PrepareError> {
+    let first = plan_with(engine, desired)
+        .await
+        .map_err(PrepareError::Engine)?;
+    if first.plan.in_sync {
+        return Ok((first, None));
+    }
+    let held = EngineLock::acquire(
+        engine,
+        &desired.stack.fedgen.stack,
+        lock.deadline,
+        lock.stale_after,
+        on_wait,
+    )
+    .await
+    .map_err(|e| match e {
+        LockError::Busy { holder } => PrepareError::Busy(holder),
+        LockError::Engine(e) => PrepareError::Engine(e),
+    })?;
+    let planned = async {
+        let sp = plan_with(engine, desired)
+            .await
+            .map_err(PrepareError::Engine)?;
+        if !pull || !sp.plan.preflight.iter().any(|p| p.image_missing) {
+            return Ok(sp);
+        }
+        // An image that cannot be pulled is refused by the pre-flight of the next plan.
+        let _ = crate::deploy::preflight::pull_missing(engine, &sp.plan).await;
+        plan_with(engine, desired)
+            .await
+            .map_err(PrepareError::Engine)
+    }
+    .await;
+    match planned {
+        Ok(sp) => Ok((sp, Some(held))),
+        Err(e) => {
+            held.release().await;
+            Err(e)
+        }
+    }
 }
 
 /// Reads the stack through `engine`, plans against the file and runs the pre-flight on what is
