@@ -26,6 +26,7 @@ fn input(spec: PathBuf, env_file: Option<PathBuf>, dir: &std::path::Path) -> Inp
             ("JWT_SECRET".to_string(), "x".to_string()),
             ("POSTGRES_PASSWORD".to_string(), "x".to_string()),
         ]),
+        target: None,
     }
 }
 

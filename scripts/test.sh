@@ -5,6 +5,9 @@
 #
 # Tests that need the engine or an oracle are #[ignore]d, so a plain `cargo test` lists them as
 # not run; here they run (--run-ignored all) and fail, never skip, when what they need is missing.
+# The swarm tests (engine_swarm) start a dockerd of their own per test, in its own network
+# namespace, and load images from the shared engine: they run with the others (two at a time,
+# .config/nextest.toml), never beside the daemon-restart tests.
 # Tests that restart the Docker daemon run last and alone, and only when prepare-test-env.sh
 # started the daemon itself (FEDGEN_OWNS_DAEMON=1). On a laptop with its own running engine they
 # are left out (said so below), so this command never restarts it; in CI (CI set) that is a failure.

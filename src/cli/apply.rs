@@ -58,6 +58,11 @@ pub struct ApplyArgs {
     /// the depth it was made with.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
+    /// compose: a project on one Docker host; swarm: a stack on a swarm, through the Swarm API
+    /// (the file says which; this checks it). Without -f, swarm reads
+    /// docker-stack.microservices.yml.
+    #[arg(long, value_enum)]
+    pub target: Option<crate::model::swarm::Target>,
     #[command(flatten)]
     pub engine: super::EngineArgs,
 }
@@ -73,6 +78,18 @@ pub fn run(args: &ApplyArgs) -> i32 {
         },
         None => None,
     };
+    match super::swarm_file(
+        &args.project,
+        saved.as_ref().map(|s| s.file.as_path()),
+        args.target,
+    ) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+        Ok(Some(file)) => return run_swarm(args, saved, file),
+        Ok(None) => {}
+    }
     let opts = args
         .project
         .options(saved.as_ref().map(|s| s.file.as_path()));
@@ -149,21 +166,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
     let project = desired.compose.name.clone();
     let outcome = rt.block_on(async {
         // SIGINT or SIGTERM: finish the steps under way, start nothing new, report.
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            flag.store(true, Ordering::SeqCst);
-            if !json {
-                eprintln!("interrupted: finishing the steps under way, starting nothing new");
-            }
-        });
+        super::on_signal(interrupted.clone(), !json);
         // One apply per project and engine at a time: the lock lives on the engine.
         let spec = LockSpec {
             deadline: std::time::Instant::now() + args.timeout,
@@ -186,20 +189,7 @@ pub fn run(args: &ApplyArgs) -> i32 {
         )
         .await?;
         if let Some(l) = &held {
-            // A lock taken over while held (this process was frozen past its window): stop.
-            let lost = l.lost();
-            let flag = interrupted.clone();
-            let project = project.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    if lost.load(Ordering::SeqCst) {
-                        eprintln!("error: the lock of project {project} was taken over by another apply (this one stopped heartbeating for longer than its window); stopping after the steps under way");
-                        flag.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                }
-            });
+            watch_lock(l, interrupted.clone(), "project", project.clone());
         }
         let result = if let Some(why) = saved.as_ref().and_then(|s| s.stale(&desired, &the_plan)) {
             Err(why)
@@ -221,35 +211,9 @@ pub fn run(args: &ApplyArgs) -> i32 {
         }
         Ok::<_, PrepareError>(result)
     });
-    let result = match outcome {
-        Ok(Ok(r)) => r,
-        Ok(Err(why)) => {
-            eprintln!(
-                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
-                args.plan
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-            return exit::REFUSED;
-        }
-        Err(PrepareError::Engine(e)) => {
-            super::engine_error(&e, &desired);
-            return exit::INVALID;
-        }
-        Err(PrepareError::Busy(holder)) => {
-            eprintln!(
-                "error: another apply of project {project} ({holder}) still holds its lock on the engine after {:?}; if that apply is dead, its lock is taken over once it has not heartbeaten for its window ({}s)",
-                args.timeout,
-                holder.stale_after.as_secs()
-            );
-            return exit::REFUSED;
-        }
-        Err(PrepareError::Pull(e)) => {
-            super::engine_error(&e, &desired);
-            eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
-            return exit::REFUSED;
-        }
+    let result = match outcome_or_exit(outcome, args, "project", &project, &*desired) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     shown.finish();
     if json {
@@ -258,14 +222,200 @@ pub fn run(args: &ApplyArgs) -> i32 {
         v["version"] = 1.into();
         println!("{}", desired.redact(&v.to_string()));
     } else {
-        eprint!("{}", desired.redact(&summary(&result)));
+        eprint!("{}", desired.redact(&summary(&result, false)));
+    }
+    result.exit_code()
+}
+
+/// Stops the rollout after the steps under way once `held` was taken over (this process was
+/// frozen past its window).
+fn watch_lock(
+    held: &lock::EngineLock,
+    interrupted: Arc<AtomicBool>,
+    what: &'static str,
+    name: String,
+) {
+    let lost = held.lost();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if lost.load(Ordering::SeqCst) {
+                eprintln!("error: the lock of {what} {name} was taken over by another apply (this one stopped heartbeating for longer than its window); stopping after the steps under way");
+                interrupted.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    });
+}
+
+/// The report of an apply that got as far as its rollout, or the exit code of one that did not
+/// (a saved plan gone stale, the engine, the lock, a pull), said on stderr.
+fn outcome_or_exit(
+    outcome: Result<Result<Report, String>, PrepareError>,
+    args: &ApplyArgs,
+    what: &str,
+    name: &str,
+    desired: &impl report::Redactor,
+) -> Result<Report, i32> {
+    match outcome {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(why)) => {
+            eprintln!(
+                "error: refusing to apply {}: {why}; run `fedgen diff --out` again",
+                args.plan
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            Err(exit::REFUSED)
+        }
+        Err(PrepareError::Engine(e)) => {
+            super::engine_error(&e, desired);
+            Err(exit::INVALID)
+        }
+        Err(PrepareError::Busy(holder)) => {
+            eprintln!(
+                "error: another apply of {what} {name} ({holder}) still holds its lock on the engine after {:?}; if that apply is dead, its lock is taken over once it has not heartbeaten for its window ({}s)",
+                args.timeout,
+                holder.stale_after.as_secs()
+            );
+            Err(exit::REFUSED)
+        }
+        Err(PrepareError::Pull(e)) => {
+            super::engine_error(&e, desired);
+            eprintln!("  = hint: the image is neither on this host nor pullable from here; load it (`docker load`) or check the name and the registry");
+            Err(exit::REFUSED)
+        }
+    }
+}
+
+/// `fedgen apply --target swarm`: the stack converged through the Swarm API, with the same
+/// engine selection, lock on the engine, saved plans, dry run, progress, report and exit codes
+/// as on one host.
+fn run_swarm(args: &ApplyArgs, saved: Option<SavedPlan>, file: PathBuf) -> i32 {
+    use crate::deploy::swarm::{apply as swarm_apply, session as swarm_session, SwarmDesired};
+    let desired = match SwarmDesired::load(&file, &args.project.env_files) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let json = args.output == Format::Json;
+    let rt = super::runtime();
+    let stack = desired.stack.fedgen.stack.clone();
+    let engine = match rt.block_on(Engine::connect(&args.engine.selection())) {
+        Ok(e) => e,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
+    let files = [file.clone()];
+    if args.dry_run {
+        let sp = match rt.block_on(swarm_session::plan_with(&engine, &desired)) {
+            Ok(p) => p,
+            Err(e) => {
+                super::engine_error(&e, &desired);
+                return exit::INVALID;
+            }
+        };
+        if json {
+            let doc = PlanDocument {
+                plan: &sp.plan,
+                engine: engine.host(),
+                api_calls: engine.calls(),
+                file: file.display().to_string(),
+                file_sha256: session::file_sha256(&files),
+                desired_sha256: desired.fingerprint(),
+            };
+            println!("{}", doc.to_json(&desired));
+        } else {
+            print!(
+                "{}",
+                swarm_session::text(&sp, &desired, engine.describe(), report::Style::detect())
+            );
+        }
+        return if sp.plan.in_sync {
+            exit::OK
+        } else {
+            exit::CHANGES_PENDING
+        };
+    }
+    let shown = progress::for_output(json);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let opts = Options {
+        prune: args.prune,
+        prune_volumes: args.prune_volumes,
+        adopt: args.adopt,
+        force: args.force,
+        timeout: args.timeout,
+        rollback: !args.no_rollback,
+        interrupted: interrupted.clone(),
+    };
+    let outcome = rt.block_on(async {
+        super::on_signal(interrupted.clone(), !json);
+        let spec = LockSpec {
+            deadline: std::time::Instant::now() + args.timeout,
+            stale_after: lock::stale_after_from_env(),
+        };
+        let (sp, held) =
+            swarm_session::prepare_apply(&engine, &desired, saved.is_none(), spec, |w| match w {
+                Wait::Held(h) => {
+                    eprintln!("waiting for another apply of stack {stack} ({h}) to finish")
+                }
+                Wait::TakenOver(h, why) => {
+                    eprintln!("taking over the lock of stack {stack} from {h}: {why}")
+                }
+            })
+            .await?;
+        if let Some(l) = &held {
+            watch_lock(l, interrupted.clone(), "stack", stack.clone());
+        }
+        let stale = saved
+            .as_ref()
+            .and_then(|s| s.stale_for(&file, &files, &desired.fingerprint(), &sp.plan));
+        let result = if let Some(why) = stale {
+            Err(why)
+        } else {
+            if !json && !sp.plan.in_sync {
+                let style = report::Style {
+                    color: false,
+                    diffs: false,
+                };
+                eprintln!(
+                    "{}",
+                    swarm_session::text(&sp, &desired, engine.describe(), style)
+                );
+            }
+            Ok(swarm_apply::apply(&engine, desired.clone(), &sp, &opts, shown.clone()).await)
+        };
+        if let Some(l) = held {
+            l.release().await;
+        }
+        Ok::<_, PrepareError>(result)
+    });
+    let result = match outcome_or_exit(outcome, args, "stack", &stack, &*desired) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    shown.finish();
+    let redact = |t: &str| crate::deploy::report::Redactor::redact(&*desired, t);
+    if json {
+        let mut v = serde_json::to_value(&result).expect("the report serializes");
+        v["event"] = "report".into();
+        v["version"] = 1.into();
+        v["target"] = "swarm".into();
+        println!("{}", redact(&v.to_string()));
+    } else {
+        eprint!("{}", redact(&summary(&result, true)));
     }
     result.exit_code()
 }
 
 /// The report for people: one line for the outcome, then what failed with its last health
 /// output and logs, what changed and what was not started.
-fn summary(r: &Report) -> String {
+fn summary(r: &Report, swarm: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     match r.status {
@@ -279,12 +429,14 @@ fn summary(r: &Report) -> String {
         Status::Converged => {
             let _ = writeln!(
                 out,
-                "Converged in {:.1}s: {} created, {} recreated, {} updated in place, {} started, {} unchanged ({} API calls, {} changing).",
+                "Converged in {:.1}s: {} created, {} recreated, {} updated{}, {} {}, {} unchanged ({} API calls, {} changing).",
                 r.elapsed_ms as f64 / 1000.0,
                 r.count(Outcome::Created),
                 r.count(Outcome::Recreated),
                 r.count(Outcome::Updated),
+                if swarm { " (rolling)" } else { " in place" },
                 r.count(Outcome::Started),
+                if swarm { "with their tasks replaced" } else { "started" },
                 r.count(Outcome::Unchanged),
                 r.api_calls,
                 r.mutating_calls
@@ -309,8 +461,13 @@ fn summary(r: &Report) -> String {
     for s in r.services.iter().filter(|s| s.result.failed()) {
         let _ = writeln!(
             out,
-            "\n  {} failed: {}",
+            "\n  {}{}: {}",
             s.service,
+            match s.error.as_deref() {
+                // Ready, then put back because another service failed.
+                Some(e) if e.starts_with("rolled back") => "",
+                _ => " failed",
+            },
             s.error.as_deref().unwrap_or("")
         );
         if let Some(o) = &s.last_health_output {
@@ -353,6 +510,21 @@ fn summary(r: &Report) -> String {
             } else {
                 not_done.join(", ")
             }
+        );
+    }
+    if !r.objects_created.is_empty() || !r.objects_removed.is_empty() {
+        let list = |v: &Vec<String>| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  secrets and configs: made {}; removed {}",
+            list(&r.objects_created),
+            list(&r.objects_removed)
         );
     }
     let downtime: Vec<String> = r

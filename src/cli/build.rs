@@ -1,5 +1,6 @@
-//! `fedgen build`: compile a stack spec into a compose file, check one in CI (`--check`), or print
-//! it (`--stdout`); diagnostics as text on stderr or one JSON document on stdout.
+//! `fedgen build`: compile a stack spec into a compose file (or, `--target swarm`, a stack file),
+//! check one in CI (`--check`), or print it (`--stdout`); diagnostics as text on stderr or one
+//! JSON document on stdout.
 
 use super::Format;
 use crate::compile::{self, emit};
@@ -16,14 +17,15 @@ pub struct BuildArgs {
     /// The .env file whose variables `${VAR}` reads (the process environment wins over it).
     #[arg(long = "env", value_name = "FILE")]
     pub env_file: Option<PathBuf>,
-    /// Where to write the compose file.
-    #[arg(
-        short,
-        long,
-        value_name = "FILE",
-        default_value = "docker-compose.microservices.yml"
-    )]
-    pub output: PathBuf,
+    /// Where to write the file [default: docker-compose.microservices.yml, or
+    /// docker-stack.microservices.yml for the swarm target].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to write: a compose file for one Docker host, or a stack file for a swarm
+    /// (`docker stack deploy`, `fedgen apply --target swarm`) [default: the spec's `target:`,
+    /// else compose].
+    #[arg(long, value_enum)]
+    pub target: Option<compile::Target>,
     /// A directory of KIND.yml.j2 templates that override or add to the built-in kinds.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -42,24 +44,44 @@ pub struct BuildArgs {
     pub format: Format,
 }
 
+/// The default output file of each target.
+fn default_output(target: compile::Target) -> PathBuf {
+    PathBuf::from(match target {
+        compile::Target::Compose => "docker-compose.microservices.yml",
+        compile::Target::Swarm => "docker-stack.microservices.yml",
+    })
+}
+
 pub fn run(args: &BuildArgs) -> i32 {
     let input = compile::Input {
         spec: args.spec.clone(),
         env_file: args.env_file.clone(),
         templates: args.templates.clone(),
-        out: args.output.clone(),
+        out: args
+            .output
+            .clone()
+            .unwrap_or_else(|| default_output(args.target.unwrap_or_default())),
         process_env: std::env::vars().collect(),
+        target: args.target,
     };
     if args.secrets_dir.is_some() {
         eprintln!("warning: --secrets-dir is no longer used: `generate:` secrets are made on the Docker engine by the first `fedgen apply` and kept there (see docs/spec.md)");
     }
     let c = compile::compile(&input);
+    // Without -o, each target's own file name (in the same directory, so relative paths in the
+    // file are the same).
+    let output_path = match (&args.output, &c.output) {
+        (Some(o), _) => o.clone(),
+        (None, Some(out)) => default_output(out.target),
+        (None, None) => input.out.clone(),
+    };
+    let output = &output_path;
     let report = |status: &str, extra: serde_json::Value| {
         if args.format == Format::Json {
             let mut v = serde_json::json!({
                 "version": 1,
                 "status": status,
-                "output": args.output.display().to_string(),
+                "output": output.display().to_string(),
                 "diagnostics": diag::to_json(&c.diags.items, &c.sources),
             });
             if let (Some(o), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
@@ -83,12 +105,13 @@ pub fn run(args: &BuildArgs) -> i32 {
         return exit::INVALID;
     };
     let summary = serde_json::json!({
+        "target": out.target.as_str(),
         "services": out.compose.services.len(),
         "networks": out.compose.networks.len(),
         "sha256": crate::model::sha256_hex(&out.yaml),
     });
     if args.check {
-        let current = std::fs::read(&args.output).unwrap_or_default();
+        let current = std::fs::read(output).unwrap_or_default();
         let up_to_date = current == out.yaml.as_bytes();
         report(
             if up_to_date {
@@ -100,11 +123,11 @@ pub fn run(args: &BuildArgs) -> i32 {
         );
         if args.format == Format::Text {
             if up_to_date {
-                eprintln!("{} is up to date", args.output.display());
+                eprintln!("{} is up to date", output.display());
             } else {
                 eprintln!(
                     "{} differs from what {} compiles to; run fedgen build",
-                    args.output.display(),
+                    output.display(),
                     args.spec.display()
                 );
                 let old = String::from_utf8_lossy(&current);
@@ -113,7 +136,7 @@ pub fn run(args: &BuildArgs) -> i32 {
                     "{}",
                     diff.unified_diff()
                         .context_radius(3)
-                        .header(&args.output.display().to_string(), "compiled")
+                        .header(&output.display().to_string(), "compiled")
                 );
             }
         }
@@ -128,15 +151,15 @@ pub fn run(args: &BuildArgs) -> i32 {
         let _ = std::io::stdout().write_all(out.yaml.as_bytes());
         return exit::OK;
     }
-    if let Err(e) = emit::write_atomic(&args.output, out.yaml.as_bytes()) {
-        eprintln!("error: cannot write {}: {e}", args.output.display());
+    if let Err(e) = emit::write_atomic(output, out.yaml.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", output.display());
         return exit::INVALID;
     }
     report("ok", summary);
     if args.format == Format::Text {
         eprintln!(
             "wrote {} ({} services, {} networks)",
-            args.output.display(),
+            output.display(),
             out.compose.services.len(),
             out.compose.networks.len()
         );

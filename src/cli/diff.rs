@@ -1,7 +1,7 @@
-//! `fedgen diff`: the plan of a compose file against the Docker host, as text with a unified
-//! diff, as versioned JSON, or as Markdown for a pull request; `--out` saves it (JSON) for
-//! `fedgen apply PLAN`. Exit 0 in sync, 2 changes
-//! pending, 1 when the file or the engine cannot be read.
+//! `fedgen diff`: the plan of a compose file against the Docker host (or of a stack file against
+//! a swarm), as text with a unified diff, as versioned JSON, or as Markdown for a pull request;
+//! `--out` saves it (JSON) for `fedgen apply PLAN`. Exit 0 in sync, 2 changes pending, 1 when the
+//! file or the engine cannot be read.
 
 use crate::compile::emit;
 use crate::deploy::desired::Desired;
@@ -33,11 +33,23 @@ pub struct DiffArgs {
     /// restart policy, limits; and changed aliases); fast reads the container list only.
     #[arg(long, value_enum, default_value = "full")]
     pub refresh: Refresh,
+    /// compose: a project on one Docker host; swarm: a stack on a swarm (the file says which;
+    /// this checks it). Without -f, swarm reads docker-stack.microservices.yml.
+    #[arg(long, value_enum)]
+    pub target: Option<crate::model::swarm::Target>,
     #[command(flatten)]
     pub engine: super::EngineArgs,
 }
 
 pub fn run(args: &DiffArgs) -> i32 {
+    match super::swarm_file(&args.project, None, args.target) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+        Ok(Some(file)) => return run_swarm(args, &file),
+        Ok(None) => {}
+    }
     let desired = match Desired::load(&args.project.options(None)) {
         Ok(d) => d,
         Err(e) => {
@@ -85,6 +97,58 @@ pub fn run(args: &DiffArgs) -> i32 {
         ),
     }
     if plan.in_sync {
+        exit::OK
+    } else {
+        exit::CHANGES_PENDING
+    }
+}
+
+/// `fedgen diff --target swarm`: the stack file against the swarm's services.
+fn run_swarm(args: &DiffArgs, file: &std::path::Path) -> i32 {
+    use crate::deploy::swarm::{session as swarm_session, SwarmDesired};
+    let desired = match SwarmDesired::load(file, &args.project.env_files) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let (engine, sp) = match super::runtime().block_on(swarm_session::connect_and_plan(
+        &args.engine.selection(),
+        &desired,
+    )) {
+        Ok(r) => r,
+        Err(e) => {
+            super::engine_error(&e, &desired);
+            return exit::INVALID;
+        }
+    };
+    let doc = PlanDocument {
+        plan: &sp.plan,
+        engine: engine.host(),
+        api_calls: engine.calls(),
+        file: file.display().to_string(),
+        file_sha256: session::file_sha256(&[file.to_path_buf()]),
+        desired_sha256: desired.fingerprint(),
+    };
+    if let Some(out) = &args.out {
+        if let Err(e) = emit::write_atomic(out, doc.to_json(&desired).as_bytes()) {
+            eprintln!("error: cannot write the plan to {}: {e}", out.display());
+            return exit::INVALID;
+        }
+    }
+    match args.output {
+        DiffFormat::Json => println!("{}", doc.to_json(&desired)),
+        DiffFormat::Markdown => print!(
+            "{}",
+            report::markdown(&sp.plan, &desired, engine.describe(), engine.calls())
+        ),
+        DiffFormat::Text => print!(
+            "{}",
+            swarm_session::text(&sp, &desired, engine.describe(), report::Style::detect())
+        ),
+    }
+    if sp.plan.in_sync {
         exit::OK
     } else {
         exit::CHANGES_PENDING

@@ -100,7 +100,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Prints an engine error with its hint, scrubbed of secret values.
-fn engine_error(e: &crate::deploy::engine::EngineError, desired: &crate::deploy::desired::Desired) {
+fn engine_error(
+    e: &crate::deploy::engine::EngineError,
+    desired: &impl crate::deploy::report::Redactor,
+) {
     eprintln!("error: {}", desired.redact(&e.to_string()));
     if let Some(h) = e.hint() {
         eprintln!("  = hint: {h}");
@@ -139,4 +142,110 @@ fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<crate::units::Duration>()
         .map(crate::units::Duration::to_std)
         .map_err(|_| format!("`{s}` is not a duration (e.g. 300s, 5m)"))
+}
+
+/// The target of a file `diff` or `apply` reads: what it is (a swarm stack file has `version:` and
+/// `x-fedgen`, no `name:`), checked against `--target` when given. Unreadable: left to the
+/// loader, which says so.
+fn file_target(
+    file: &std::path::Path,
+    asked: Option<crate::model::swarm::Target>,
+) -> Result<crate::model::swarm::Target, String> {
+    use crate::model::swarm::Target;
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(asked.unwrap_or_default());
+    };
+    let is = if crate::deploy::swarm::is_stack_file(&text) {
+        Target::Swarm
+    } else {
+        Target::Compose
+    };
+    match asked {
+        Some(t) if t != is => Err(format!(
+            "{} is a {} file, not a {} file: build it with `fedgen build --target {}`, or drop --target",
+            file.display(),
+            is.as_str(),
+            t.as_str(),
+            t.as_str()
+        )),
+        _ => Ok(is),
+    }
+}
+
+/// The stack file `diff` or `apply` converges on a swarm, or `None` for a Compose project: a
+/// single file (`-f`, a saved plan's, or the default) that is a stack file, or `--target swarm`
+/// (then, without -f, `docker-stack.microservices.yml`). The Compose project options that a
+/// stack file fixes itself are refused with it: its name (`x-fedgen.stack`), profiles, and the
+/// directory (its own).
+fn swarm_file(
+    project: &project::ProjectArgs,
+    fallback: Option<&std::path::Path>,
+    asked: Option<crate::model::swarm::Target>,
+) -> Result<Option<std::path::PathBuf>, String> {
+    use crate::model::swarm::Target;
+    let files = if asked == Some(Target::Swarm) && project.files.is_empty() && fallback.is_none() {
+        vec![std::path::PathBuf::from(project::BUILT_STACK_FILE)]
+    } else {
+        project.options(fallback).files
+    };
+    let file = match (files.as_slice(), asked) {
+        ([one], _) => one.clone(),
+        ([], _) => return Ok(None),
+        (_, Some(Target::Swarm)) => {
+            return Err("a stack on a swarm is one stack file: pass a single -f".into())
+        }
+        (many, _) => {
+            if let Some(f) = many.iter().find(|f| {
+                std::fs::read_to_string(f).is_ok_and(|t| crate::deploy::swarm::is_stack_file(&t))
+            }) {
+                return Err(format!(
+                    "{} is a swarm stack file: it is not merged with other files; pass it alone",
+                    f.display()
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    if file_target(&file, asked)? != Target::Swarm {
+        return Ok(None);
+    }
+    let fixed = [
+        (
+            project.project_name.is_some(),
+            "-p/--project-name (the stack file names its stack)",
+        ),
+        (
+            !project.profiles.is_empty(),
+            "--profile (a stack file has no profiles)",
+        ),
+        (
+            project.project_directory.is_some(),
+            "--project-directory (paths in a stack file resolve against its own directory)",
+        ),
+    ];
+    if let Some((_, what)) = fixed.iter().find(|(given, _)| *given) {
+        return Err(format!(
+            "{} is a swarm stack file: {what} is for Compose projects",
+            file.display()
+        ));
+    }
+    Ok(Some(file))
+}
+
+/// Sets `interrupted` on SIGINT or SIGTERM (apply finishes the steps under way, starts nothing).
+fn on_signal(interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>, say: bool) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+        if say {
+            eprintln!("interrupted: finishing the steps under way, starting nothing new");
+        }
+    });
 }

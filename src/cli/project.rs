@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 /// What `fedgen build` writes, and what `diff` and `apply` read when no file is named and it is
 /// there.
 pub const BUILT_FILE: &str = "docker-compose.microservices.yml";
+/// What `fedgen build --target swarm` writes, and what `diff` and `apply --target swarm` read when
+/// no file is named.
+pub const BUILT_STACK_FILE: &str = "docker-stack.microservices.yml";
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ProjectArgs {

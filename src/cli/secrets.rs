@@ -41,6 +41,21 @@ pub fn run(args: &SecretsArgs) -> i32 {
 }
 
 fn rotate(args: &RotateArgs) -> i32 {
+    match super::swarm_file(&args.project, None, None) {
+        Ok(None) => {}
+        Ok(Some(file)) => {
+            eprintln!(
+                "error: {} is a swarm stack file: a generated secret there is a swarm secret, which cannot change, and rotating one is not supported",
+                file.display()
+            );
+            eprintln!("  = hint: remove the stack's services that read it and the secret (`docker secret rm`), then `fedgen apply` makes a new value (docs/swarm.md)");
+            return exit::INVALID;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    }
     let desired = match Desired::load(&args.project.options(None)) {
         Ok(d) => d,
         Err(e) => {

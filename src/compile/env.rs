@@ -97,6 +97,21 @@ impl Env {
         env
     }
 
+    /// Loads several files, later ones winning (as `--env-file` repeated), under `process`.
+    pub fn load_all(
+        paths: &[std::path::PathBuf],
+        process: impl IntoIterator<Item = (String, String)>,
+        sources: &mut Sources,
+        diags: &mut Diagnostics,
+    ) -> Env {
+        let mut env = Env::load(None, process, sources, diags);
+        for p in paths {
+            let one = Env::load(Some(p), std::iter::empty(), sources, diags);
+            env.file_vars.extend(one.file_vars);
+        }
+        env
+    }
+
     /// Builds an environment from explicit maps (tests, benchmarks).
     pub fn from_maps(
         file_vars: BTreeMap<String, String>,

@@ -5,6 +5,7 @@
 //! [`validate::check`] (cross-references, derived topology) -> [`render`] (templates + policies)
 //! -> [`validate::policies`] (invariants of the output) -> [`emit`] (bytes, atomic write).
 //! Every stage collects all of its problems before the pipeline stops, so one run reports all.
+//! For the swarm target, [`swarm`] turns the validated model into a stack file before [`emit`].
 
 pub mod emit;
 pub mod env;
@@ -13,6 +14,7 @@ pub mod kinds;
 pub mod probe;
 pub mod render;
 pub mod spec;
+pub mod swarm;
 pub mod validate;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Sources};
@@ -29,13 +31,20 @@ pub struct Input {
     /// Where the compose file goes (relative paths in it are resolved from its directory).
     pub out: PathBuf,
     pub process_env: BTreeMap<String, String>,
+    /// What to write; `None`: the spec's `target:`, else a compose file.
+    pub target: Option<Target>,
 }
+
+pub use crate::model::swarm::Target;
 
 /// A successful compilation.
 #[derive(Debug)]
 pub struct Output {
     pub compose: Compose,
-    /// The compose file's exact bytes.
+    /// What was written, and for the swarm target the stack it was written from.
+    pub target: Target,
+    pub swarm: Option<crate::model::swarm::Stack>,
+    /// The file's exact bytes.
     pub yaml: String,
 }
 
@@ -107,17 +116,27 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
         spec_dir: parent_dir(&input.spec),
         out_dir: parent_dir(&input.out),
     };
+    let target = input
+        .target
+        .or(spec.target.as_ref().map(|t| t.value))
+        .unwrap_or_default();
+    if target == Target::Compose {
+        swarm::check_compose(&stack, diags);
+    }
     let (compose, kind_sources) = render::render(&stack, &env, source, sources, &paths, diags)?;
     validate::policies(&compose, &kind_sources, diags);
     for (name, decl) in &spec.secrets {
         match &decl.source {
-            spec::SecretSource::Env(var) if env.get(var).is_none() => diags.push(
+            spec::SecretSource::Env(var) if env.get(var).is_none() && target == Target::Compose => diags.push(
                 Diagnostic::warning(Code::SecretUnset, format!("secret `{name}` reads `{var}`, which is not set now"))
                     .at(decl.name.span)
                     .hint(format!("the file is fine; `{var}` must be set in the environment of `fedgen apply` or `docker compose up`")),
             ),
             _ => {}
         }
+    }
+    if target == Target::Swarm {
+        return swarm_output(input, &stack, &env, compose, &spec_sha, diags);
     }
     let yaml = emit::to_yaml(&compose, &header_source(&input.spec, &input.out), &spec_sha);
     // The file must read back as the same model: a check on the emitter and on the model's types.
@@ -136,7 +155,52 @@ fn run(input: &Input, sources: &mut Sources, diags: &mut Diagnostics) -> Option<
             )),
         }
     }
-    Some(Output { compose, yaml })
+    Some(Output {
+        compose,
+        target,
+        swarm: None,
+        yaml,
+    })
+}
+
+/// The swarm target's output: the stack file, with its secrets named by their content (but
+/// generated ones, made on the swarm by the first apply).
+fn swarm_output(
+    input: &Input,
+    stack: &validate::Stack,
+    env: &env::Env,
+    compose: Compose,
+    spec_sha: &str,
+    diags: &mut Diagnostics,
+) -> Option<Output> {
+    if diags.has_errors() {
+        return None;
+    }
+    let stack_file = swarm::convert(&compose, stack, env, &parent_dir(&input.out), diags)?;
+    let yaml = emit::swarm_to_yaml(
+        &stack_file,
+        &header_source(&input.spec, &input.out),
+        spec_sha,
+    );
+    if cfg!(debug_assertions) {
+        match crate::model::swarm::Stack::from_yaml(&yaml) {
+            Ok(back) if back == stack_file => {}
+            Ok(_) => diags.push(Diagnostic::error(
+                Code::Internal,
+                "the emitted stack file does not read back as the same model (a fedgen bug)",
+            )),
+            Err(e) => diags.push(Diagnostic::error(
+                Code::Internal,
+                format!("the emitted stack file does not read back: {e} (a fedgen bug)"),
+            )),
+        }
+    }
+    Some(Output {
+        compose,
+        target: Target::Swarm,
+        swarm: Some(stack_file),
+        yaml,
+    })
 }
 
 /// How the file's header names the spec: as given when relative; an absolute path only below
@@ -192,6 +256,7 @@ mod tests {
             templates: None,
             out: dir.path().join("out.yml"),
             process_env: BTreeMap::new(),
+            target: None,
         });
         let errors: Vec<String> = c
             .diags

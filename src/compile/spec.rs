@@ -38,6 +38,8 @@ pub struct Spec {
     pub networks: IndexMap<String, NetworkDecl>,
     pub volumes: IndexMap<String, VolumeDecl>,
     pub services: IndexMap<String, ServiceSpec>,
+    /// What `fedgen build` writes unless `--target` says: a compose file or a swarm stack file.
+    pub target: Option<Spanned<crate::model::swarm::Target>>,
 }
 
 /// A volume the stack declares: one of its own, or an existing one (`external`, `name`).
@@ -170,6 +172,8 @@ pub struct ServiceSpec {
     pub shm_size: Option<Spanned<Bytes>>,
     /// Which of the kind's image families the image belongs to, when its name does not say.
     pub image_family: Option<Spanned<String>>,
+    /// How many copies run (swarm target only; a compose project runs one).
+    pub replicas: Option<Spanned<u64>>,
     /// An unmanaged container (made by hand, `docker run --name`) that this service replaces
     /// with `fedgen apply --adopt`, whatever its name.
     pub adopt: Option<Spanned<String>>,
@@ -186,6 +190,7 @@ pub const TOP_KEYS: &[&str] = &[
     "networks",
     "volumes",
     "services",
+    "target",
 ];
 pub const DEFAULT_KEYS: &[&str] = &[
     "restart",
@@ -230,6 +235,7 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cap_add",
     "shm_size",
     "image_family",
+    "replicas",
     "adopt",
 ];
 const HEALTH_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period"];
@@ -555,6 +561,7 @@ impl Reader<'_> {
             networks: IndexMap::new(),
             volumes: IndexMap::new(),
             services: IndexMap::new(),
+            target: None,
         };
         let Some(map) = root.entries() else {
             return spec;
@@ -572,6 +579,20 @@ impl Reader<'_> {
                     .at(Span::new(self.source, 1, 1, 1))
                     .hint("add `name: my-stack`: it becomes the Compose project name"),
             ),
+        }
+        if let Some(n) = map.get_node("target") {
+            if let Some(t) = self.string(n, "`target`") {
+                match t.value.parse() {
+                    Ok(target) => spec.target = Some(Spanned::new(target, t.span)),
+                    Err(()) => self.diags.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`target` is `compose` or `swarm`, not `{}`", t.value),
+                        )
+                        .at(t.span),
+                    ),
+                }
+            }
         }
         if let Some(n) = map.get_node("allow_latest") {
             spec.allow_latest = self.bool(n, "`allow_latest`").unwrap_or(false);
@@ -1186,6 +1207,7 @@ impl Reader<'_> {
             cap_add: Vec::new(),
             shm_size: None,
             image_family: None,
+            replicas: None,
             adopt: None,
             params: IndexMap::new(),
         };
@@ -1267,6 +1289,15 @@ impl Reader<'_> {
                 "cap_add" => svc.cap_add = self.strings(n, "`cap_add`"),
                 "shm_size" => svc.shm_size = self.unit(n, "`shm_size`"),
                 "image_family" => svc.image_family = self.string(n, "`image_family`"),
+                "replicas" => {
+                    svc.replicas = self.number::<u64>(n, "`replicas`", "a whole number");
+                    if svc.replicas.as_ref().is_some_and(|r| r.value == 0) {
+                        self.diags.push(
+                            Diagnostic::error(Code::InvalidValue, "`replicas` must be at least 1")
+                                .at(self.span(n)),
+                        );
+                    }
+                }
                 "adopt" => {
                     svc.adopt = self.string(n, "`adopt`");
                     if let Some(a) = &svc.adopt {

@@ -22,6 +22,13 @@ pub enum EngineError {
         detail: String,
         hint: String,
     },
+    /// The engine answers but cannot run a swarm stack (not in swarm mode, or not a manager).
+    #[error("the Docker engine at {host} {detail}")]
+    NotSwarm {
+        host: String,
+        detail: String,
+        hint: String,
+    },
     /// The address could not be resolved (a missing context, a malformed host, a TLS file).
     #[error("{0}")]
     Endpoint(#[from] endpoint::EndpointError),
@@ -37,7 +44,9 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> Option<&str> {
         match self {
-            EngineError::Unreachable { hint, .. } => Some(hint.as_str()).filter(|h| !h.is_empty()),
+            EngineError::Unreachable { hint, .. } | EngineError::NotSwarm { hint, .. } => {
+                Some(hint.as_str()).filter(|h| !h.is_empty())
+            }
             EngineError::Api { .. } | EngineError::Endpoint(_) => None,
         }
     }
@@ -46,7 +55,9 @@ impl EngineError {
     pub fn status(&self) -> Option<u16> {
         match self {
             EngineError::Api { status, .. } => *status,
-            EngineError::Unreachable { .. } | EngineError::Endpoint(_) => None,
+            EngineError::Unreachable { .. }
+            | EngineError::NotSwarm { .. }
+            | EngineError::Endpoint(_) => None,
         }
     }
 }

@@ -43,6 +43,22 @@ pub enum Field {
     ContainerName,
     /// More than one container for the service.
     Containers,
+    /// Swarm: the secrets a service reads (source, target, mode).
+    Secrets,
+    /// Swarm: the configs a service reads (source, target, mode).
+    Configs,
+    /// Swarm: how many tasks run.
+    Replicas,
+    /// Swarm: replicated or replicated-job.
+    Mode,
+    /// Swarm: how the service's tasks are replaced (`deploy.update_config`).
+    UpdateConfig,
+    /// Swarm: how an update is undone (`deploy.rollback_config`).
+    RollbackConfig,
+    /// Swarm: where tasks may run (`deploy.placement`).
+    Placement,
+    /// Swarm: how the service's name resolves (`deploy.endpoint_mode`).
+    EndpointMode,
     /// Any other setting of the container, by its Compose key (`hostname`, `sysctls`, ...): only
     /// a new container has it.
     Setting(&'static str),
@@ -106,6 +122,14 @@ impl fmt::Display for Field {
             Field::ConfigHash => "config hash",
             Field::ContainerName => "container name",
             Field::Containers => "containers",
+            Field::Secrets => "secrets",
+            Field::Configs => "configs",
+            Field::Replicas => "replicas",
+            Field::Mode => "mode",
+            Field::UpdateConfig => "update_config",
+            Field::RollbackConfig => "rollback_config",
+            Field::Placement => "placement",
+            Field::EndpointMode => "endpoint_mode",
             Field::Env(k) => return write!(f, "env {k}"),
             Field::Network(n) => return write!(f, "network {n}"),
             Field::NetworkAliases(n) => return write!(f, "network {n} aliases"),

@@ -8,7 +8,8 @@
 //! rollout). [`session`] ties connect, lock and plan together for the commands; [`lock`]
 //! serializes applies through an object on the engine; [`secrets`] makes `generate:` secrets
 //! once on the engine; [`preflight`] checks, before anything changes, that each new container's
-//! image can run its healthcheck.
+//! image can run its healthcheck. [`swarm`] does the same for a stack on a swarm, through the
+//! Swarm API.
 
 pub mod apply;
 pub mod desired;
@@ -23,4 +24,5 @@ pub mod report;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod swarm;
 pub mod transport;

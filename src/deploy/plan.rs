@@ -160,6 +160,21 @@ pub struct Plan {
     /// The images on the host (for the pre-flight).
     #[serde(skip)]
     pub images: crate::deploy::state::Images,
+    /// `swarm` for a stack on a swarm (absent: a compose project on one host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Swarm: secrets and configs to create (`secret NAME`, `config NAME`): swarm's cannot
+    /// change, so a new content is a new object, named by its hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_create: Vec<String>,
+    /// Swarm: the stack's secrets and configs the file no longer reads (older contents), removed
+    /// once a rollout has converged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_unused: Vec<String>,
+    /// Why apply would refuse besides conflicts and the pre-flight (swarm: a node to keep the
+    /// stack's data, a network that must be recreated, content that changed since the build).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
     /// The project's lock was on the engine when the host was read.
     #[serde(skip)]
     pub locked: bool,
@@ -422,6 +437,10 @@ pub fn plan(
         fingerprint: observed.fingerprint(),
         images: observed.images.clone(),
         preflight: Vec::new(),
+        target: None,
+        objects_create: Vec::new(),
+        objects_unused: Vec::new(),
+        refusals: Vec::new(),
         locked: observed.locked,
         store: observed.store.clone(),
     };

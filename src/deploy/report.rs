@@ -11,6 +11,39 @@ use crate::deploy::plan::{Action, Origin, Plan};
 use crate::deploy::state::Refresh;
 use std::fmt::Write as _;
 
+/// What the text rendering needs of the file besides the plan (a compose file's [`Desired`], a
+/// swarm stack file's desired side): its secret scrubber, and which containers it adopts.
+pub trait Redactor {
+    /// `text` with every known secret value replaced by `***`.
+    fn redact(&self, text: &str) -> String;
+    /// Whether the file says `service` adopts the unmanaged container `container` (`adopt:`).
+    fn adopts(&self, _service: &str, _container: &str) -> bool {
+        false
+    }
+}
+
+impl<T: Redactor + ?Sized> Redactor for std::sync::Arc<T> {
+    fn redact(&self, text: &str) -> String {
+        (**self).redact(text)
+    }
+    fn adopts(&self, service: &str, container: &str) -> bool {
+        (**self).adopts(service, container)
+    }
+}
+
+impl Redactor for Desired {
+    fn redact(&self, text: &str) -> String {
+        Desired::redact(self, text)
+    }
+    fn adopts(&self, service: &str, container: &str) -> bool {
+        self.compose
+            .services
+            .get(service)
+            .and_then(|s| s.labels.get(crate::model::labels::LABEL_ADOPT))
+            .is_some_and(|a| a == container)
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -48,7 +81,7 @@ fn origin_text(o: Option<Origin>) -> &'static str {
     }
 }
 
-pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String {
+pub fn text(plan: &Plan, desired: &impl Redactor, host: &str, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Project {} on {host}", plan.project);
     if plan.refresh == Refresh::Fast {
@@ -185,6 +218,15 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             o.container
         );
     }
+    for o in &plan.objects_create {
+        let _ = writeln!(out, "  {} {o}", style.paint("32", "+"));
+    }
+    for o in &plan.objects_unused {
+        let _ = writeln!(
+            out,
+            "    {o} is no longer read (an older content; removed once the rollout converged)"
+        );
+    }
     for n in &plan.networks_missing {
         let _ = writeln!(
             out,
@@ -199,6 +241,9 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             style.paint("31", "!")
         );
     }
+    for r in &plan.refusals {
+        let _ = writeln!(out, "  {} {r}; apply refuses", style.paint("31", "!"));
+    }
     for p in &plan.preflight {
         let _ = writeln!(out, "  {} pre-flight: {p}", style.paint("31", "!"));
     }
@@ -210,13 +255,7 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             c.service,
             c.name,
             c.state,
-            if desired
-                .compose
-                .services
-                .get(&c.service)
-                .and_then(|s| s.labels.get(crate::model::labels::LABEL_ADOPT))
-                == Some(&c.name)
-            {
+            if desired.adopts(&c.service, &c.name) {
                 "the file says it is adopted by"
             } else {
                 "has the name of"
@@ -231,10 +270,12 @@ pub fn text(plan: &Plan, desired: &Desired, host: &str, style: Style) -> String 
             "In sync: the host runs exactly the file.".to_string()
         } else {
             format!(
-                "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s){}.",
+                "Plan: {} to create, {} to recreate, {} to update {}, {} to start, {} unchanged; {} network(s) to create, {} extra, {} orphan(s), {} conflict(s){}.",
                 plan.count(Action::Create),
                 plan.count(Action::Recreate),
                 plan.count(Action::Update),
+                // A swarm replaces a service's tasks one by one; one host changes its container.
+                if plan.target.is_some() { "(rolling)" } else { "in place" },
                 plan.count(Action::Start),
                 plan.count(Action::Unchanged),
                 plan.networks_create.len() + plan.networks_recreate.len(),
@@ -299,7 +340,7 @@ fn code(text: &str) -> String {
 }
 
 /// The plan as Markdown, for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
-pub fn markdown(plan: &Plan, desired: &Desired, host: &str, api_calls: usize) -> String {
+pub fn markdown(plan: &Plan, desired: &impl Redactor, host: &str, api_calls: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -327,6 +368,10 @@ pub fn markdown(plan: &Plan, desired: &Desired, host: &str, api_calls: usize) ->
             ),
             (plan.networks_extra.len(), "extra network(s)"),
             (plan.secrets_generate.len(), "secret(s) to generate"),
+            (
+                plan.objects_create.len(),
+                "secret(s) and config(s) to create",
+            ),
             (plan.orphans.len(), "orphan(s)"),
             (plan.conflicts.len(), "conflict(s)"),
             (plan.preflight.len(), "pre-flight problem(s)"),
@@ -439,6 +484,18 @@ pub fn markdown(plan: &Plan, desired: &Desired, host: &str, api_calls: usize) ->
             "🔑 secret {} is generated on the engine by the next apply, then kept there",
             code(s)
         ));
+    }
+    for o in &plan.objects_create {
+        project.push(format!("➕ {}", code(o)));
+    }
+    for o in &plan.objects_unused {
+        project.push(format!(
+            "{} is no longer read (an older content; removed once the rollout converged)",
+            code(o)
+        ));
+    }
+    for r in &plan.refusals {
+        project.push(format!("⛔ {}: apply refuses", r.replace('|', "\\|")));
     }
     for o in &plan.orphans {
         project.push(format!(

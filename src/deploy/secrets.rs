@@ -190,7 +190,8 @@ fn new_value(desired: &Desired, name: &str, seed: bool) -> Vec<u8> {
     random_hex(secret.and_then(|s| s.generate).unwrap_or(32))
 }
 
-fn random_hex(bytes: usize) -> Vec<u8> {
+/// `bytes` random bytes from the OS, hex-encoded (a generated secret's value).
+pub fn random_hex(bytes: usize) -> Vec<u8> {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf).expect("the OS's random number generator");
     buf.iter()

@@ -142,7 +142,7 @@ pub struct PlanDocument<'a> {
 
 impl PlanDocument<'_> {
     /// Pretty JSON, scrubbed of every secret value the file's environment knows.
-    pub fn to_json(&self, desired: &Desired) -> String {
+    pub fn to_json(&self, desired: &impl crate::deploy::report::Redactor) -> String {
         desired.redact(&serde_json::to_string_pretty(self).expect("the plan serializes"))
     }
 }
@@ -201,15 +201,27 @@ impl SavedPlan {
     /// Why the plan may no longer be applied (the file or the host changed since it was
     /// saved), or `None` when it still holds.
     pub fn stale(&self, desired: &Desired, now: &Plan) -> Option<String> {
-        if file_sha256(&desired.files) != self.file_sha256 {
+        self.stale_for(&desired.file, &desired.files, &desired.fingerprint(), now)
+    }
+
+    /// [`SavedPlan::stale`] for any file: its name, its bytes (`files`), the fingerprint of what
+    /// was read with them, and the plan made now.
+    pub fn stale_for(
+        &self,
+        file: &Path,
+        files: &[std::path::PathBuf],
+        desired_sha256: &str,
+        now: &Plan,
+    ) -> Option<String> {
+        if file_sha256(files) != self.file_sha256 {
             Some(format!(
                 "{} changed since the plan was saved",
-                desired.file.display()
+                file.display()
             ))
         } else if self
             .desired_sha256
             .as_ref()
-            .is_some_and(|d| *d != desired.fingerprint())
+            .is_some_and(|d| d != desired_sha256)
         {
             Some("the project's variables, env files or included files changed since the plan was saved".into())
         } else if now.fingerprint != self.fingerprint {

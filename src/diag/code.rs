@@ -147,6 +147,14 @@ codes! {
     Policy = "policy",
     /// A policy a service opts out of on purpose (a warning: `restart: no`, `memory: none`, ...).
     PolicyOptOut = "policy-opt-out",
+    /// A setting the swarm stack file cannot express (a pids limit, a port bound to one address, ...).
+    SwarmUnsupported = "swarm-unsupported",
+    /// A kind that keeps its data on one volume asked for more than one replica on a swarm.
+    SwarmStatefulReplicas = "swarm-stateful-replicas",
+    /// A policy a swarm cannot enforce as fedgen does on one host (a warning; docs/swarm.md).
+    SwarmPolicy = "swarm-policy",
+    /// A secret whose value is not known when building for swarm (its name is a hash of it).
+    SwarmSecretUnknown = "swarm-secret-unknown",
     /// A fedgen bug: the output failed its own check.
     Internal = "internal",
 }

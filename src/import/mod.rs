@@ -174,6 +174,7 @@ fn compile(spec: &str) -> Result<Compose, String> {
         templates: None,
         out: scratch.0.join("compose.yml"),
         process_env: BTreeMap::new(),
+        target: Some(crate::compile::Target::Compose),
     });
     match c.output {
         Some(o) => Ok(o.compose),

@@ -10,6 +10,7 @@
 
 pub mod labels;
 mod restart;
+pub mod swarm;
 pub mod yaml;
 
 pub use restart::{InvalidRestart, RestartPolicy};

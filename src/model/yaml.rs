@@ -28,6 +28,20 @@ pub fn from_compose_yaml(text: &str) -> Result<Compose, serde_norway::Error> {
     serde_norway::from_value(v)
 }
 
+/// Any document of the model (the swarm stack file) as YAML, written as [`to_compose_yaml`]
+/// writes the compose file: `$` escaped, YAML 1.1 quoted.
+pub fn to_yaml<T: serde::Serialize>(doc: &T) -> String {
+    let text = serde_norway::to_string(&dollars::Escaped(doc)).expect("the model serializes");
+    quote_yaml11(&text)
+}
+
+/// The inverse of [`to_yaml`].
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_norway::Error> {
+    let mut v: serde_norway::Value = serde_norway::from_str(text)?;
+    map_strings(&mut v, &|s| s.replace("$$", "$"));
+    serde_norway::from_value(v)
+}
+
 /// Single-quotes every plain scalar of `text` that YAML 1.1 would read as a non-string.
 pub fn quote_yaml11(text: &str) -> String {
     let mut spans: Vec<(usize, usize)> = Vec::new();

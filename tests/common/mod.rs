@@ -4,6 +4,7 @@
 pub mod lab;
 pub mod remote;
 pub mod seed;
+pub mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -147,6 +147,12 @@ pub struct Report {
     pub orphans_removed: Vec<String>,
     pub orphans_kept: Vec<String>,
     pub adopted: Vec<String>,
+    /// Swarm: secrets and configs made (`secret NAME`), and removed (older contents, or those
+    /// made for a rollout that was rolled back).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_created: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects_removed: Vec<String>,
     pub api_calls: usize,
     pub mutating_calls: usize,
     pub elapsed_ms: u128,
@@ -166,6 +172,8 @@ impl Report {
             orphans_removed: vec![],
             orphans_kept: vec![],
             adopted: vec![],
+            objects_created: vec![],
+            objects_removed: vec![],
             api_calls: 0,
             mutating_calls: 0,
             elapsed_ms: 0,

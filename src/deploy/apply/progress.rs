@@ -21,6 +21,8 @@ pub enum Step {
     /// Stopping the container being replaced.
     Stopping,
     UpdatingInPlace,
+    /// A swarm service's tasks are being replaced (a rolling update).
+    Updating,
     WaitingForHealth,
     Healthy,
     /// Running (no healthcheck to wait for).
@@ -43,6 +45,7 @@ impl Step {
             Step::Starting => "starting",
             Step::Stopping => "stopping",
             Step::UpdatingInPlace => "updating in place",
+            Step::Updating => "updating",
             Step::WaitingForHealth => "waiting for health",
             Step::Healthy => "healthy",
             Step::Running => "running",
