@@ -22,6 +22,8 @@ echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "[test] cargo clippy --no-default-features (the compiler alone: the README's first command)"
+cargo clippy --all-targets --no-default-features --quiet -- -D warnings
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "[test] installing cargo-nextest"
   cargo install --locked cargo-nextest

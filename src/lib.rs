@@ -14,9 +14,11 @@
 pub mod cli;
 pub mod compile;
 pub mod compose;
+#[cfg(feature = "engine")]
 pub mod deploy;
 pub mod diag;
 pub mod exit;
+#[cfg(feature = "engine")]
 pub mod import;
 pub mod lint;
 pub mod model;

@@ -11,15 +11,20 @@
 //! - [`secrets`]: `fedgen secrets rotate`, a new value for a secret generated on the engine;
 //! - [`completions`]: `fedgen completions SHELL` and `fedgen man`, from the clap definitions.
 
+#[cfg(feature = "engine")]
 mod apply;
 mod build;
 mod completions;
+#[cfg(feature = "engine")]
 mod diff;
+#[cfg(feature = "engine")]
 mod import;
 mod kinds;
 mod lint;
+#[cfg(feature = "engine")]
 mod progress;
 mod project;
+#[cfg(feature = "engine")]
 mod secrets;
 
 use crate::exit;
@@ -46,16 +51,20 @@ pub enum Format {
 pub enum Command {
     /// Compile a stack spec and a .env file into a compose file.
     Build(build::BuildArgs),
+    #[cfg(feature = "engine")]
     /// Compare a compose file with what runs on the Docker host: exit 0 in sync, 2 changes pending.
     Diff(diff::DiffArgs),
+    #[cfg(feature = "engine")]
     /// Converge the Docker host to a compose file (or a saved plan), health-gated and idempotent.
     Apply(apply::ApplyArgs),
+    #[cfg(feature = "engine")]
     /// Describe running containers (made by hand) as a stack spec; their secrets go to a 0600 file.
     Import(import::ImportArgs),
     /// List the service kinds (templates) with what each provides.
     Kinds(kinds::KindsArgs),
     /// Check Compose files for what a reboot breaks and what gives too much away.
     Lint(lint::LintArgs),
+    #[cfg(feature = "engine")]
     /// Generated secrets kept on the engine: `rotate NAME` makes a new value.
     Secrets(secrets::SecretsArgs),
     /// Print shell completions (bash, zsh, fish).
@@ -79,17 +88,22 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Build(args) => build::run(&args),
+        #[cfg(feature = "engine")]
         Command::Diff(args) => diff::run(&args),
+        #[cfg(feature = "engine")]
         Command::Apply(args) => apply::run(&args),
+        #[cfg(feature = "engine")]
         Command::Import(args) => import::run(&args),
         Command::Kinds(args) => kinds::run(&args),
         Command::Lint(args) => lint::run(&args),
+        #[cfg(feature = "engine")]
         Command::Secrets(args) => secrets::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }
 }
 
+#[cfg(feature = "engine")]
 /// The async runtime of the engine commands (two workers: the calls are I/O-bound).
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -99,6 +113,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime starts")
 }
 
+#[cfg(feature = "engine")]
 /// Prints an engine error with its hint, scrubbed of secret values.
 fn engine_error(
     e: &crate::deploy::engine::EngineError,
@@ -110,6 +125,7 @@ fn engine_error(
     }
 }
 
+#[cfg(feature = "engine")]
 /// Which engine, as the docker CLI's global options say it (resolved by
 /// [`crate::deploy::endpoint`]: these, then DOCKER_HOST, DOCKER_CONTEXT, the current context).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -129,6 +145,7 @@ pub struct EngineArgs {
     pub context: Option<String>,
 }
 
+#[cfg(feature = "engine")]
 impl EngineArgs {
     pub fn selection(&self) -> crate::deploy::endpoint::Selection {
         crate::deploy::endpoint::Selection {
@@ -138,12 +155,14 @@ impl EngineArgs {
     }
 }
 
+#[cfg(feature = "engine")]
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<crate::units::Duration>()
         .map(crate::units::Duration::to_std)
         .map_err(|_| format!("`{s}` is not a duration (e.g. 300s, 5m)"))
 }
 
+#[cfg(feature = "engine")]
 /// The target of a file `diff` or `apply` reads: what it is (a swarm stack file has `version:` and
 /// `x-fedgen`, no `name:`), checked against `--target` when given. Unreadable: left to the
 /// loader, which says so.
@@ -172,6 +191,7 @@ fn file_target(
     }
 }
 
+#[cfg(feature = "engine")]
 /// The stack file `diff` or `apply` converges on a swarm, or `None` for a Compose project: a
 /// single file (`-f`, a saved plan's, or the default) that is a stack file, or `--target swarm`
 /// (then, without -f, `docker-stack.microservices.yml`). The Compose project options that a
@@ -232,6 +252,7 @@ fn swarm_file(
     Ok(Some(file))
 }
 
+#[cfg(feature = "engine")]
 /// Sets `interrupted` on SIGINT or SIGTERM (apply finishes the steps under way, starts nothing).
 fn on_signal(interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>, say: bool) {
     tokio::spawn(async move {

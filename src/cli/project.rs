@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub const BUILT_FILE: &str = "docker-compose.microservices.yml";
 /// What `fedgen build --target swarm` writes, and what `diff` and `apply --target swarm` read when
 /// no file is named.
+#[cfg(feature = "engine")]
 pub const BUILT_STACK_FILE: &str = "docker-stack.microservices.yml";
 
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -451,7 +451,7 @@ fn object_name(
     let name = format!(
         "{}_{}",
         crate::names::scoped(project, key),
-        crate::deploy::desired::content_hash(content)
+        crate::model::content_hash(content)
     );
     if name.len() > MAX_OBJECT_NAME {
         diags.push(

@@ -239,9 +239,7 @@ pub fn check_names(compose: &Compose) -> Result<(), String> {
     Ok(())
 }
 
-pub fn content_hash(bytes: &[u8]) -> String {
-    model::sha256_hex(bytes).chars().take(12).collect()
-}
+pub use crate::model::content_hash;
 
 #[cfg(test)]
 mod tests {

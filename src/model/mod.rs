@@ -507,6 +507,12 @@ pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     hex(&Sha256::digest(data.as_ref()))
 }
 
+/// The short content hash that names a secret's or config's version (the first 12 hex digits of
+/// its SHA-256): in labels on one host, in the object's name on a swarm.
+pub fn content_hash(bytes: &[u8]) -> String {
+    sha256_hex(bytes).chars().take(12).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
