@@ -16,7 +16,7 @@ what=${1:-standin}
 runs=${RUNS:-3}
 
 cargo build -q --release --bin fedgen
-fedgen=$PWD/target/release/fedgen
+fedgen=${CARGO_TARGET_DIR:-$PWD/target}/release/fedgen
 work=$(mktemp -d)
 id=bench$$
 dir=/tmp/fgsw-$id exec_root=/tmp/fgx-$id netns=fgsw-$id

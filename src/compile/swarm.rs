@@ -69,6 +69,7 @@ pub fn convert(
     diags: &mut Diagnostics,
 ) -> Option<swarm::Stack> {
     let before = diags.error_count();
+    let lifecycles = compose.lifecycles();
     let spec = stack.spec;
     let project = &compose.name;
     let mut out = swarm::Stack {
@@ -104,7 +105,7 @@ pub fn convert(
                 .hint("`deploy.resources.limits.pids` needs format 3.13 (Docker CLI 27); remove `pids_limit` for the swarm target, or build for compose"),
             );
         }
-        let one_shot = compose.lifecycle(name) == Lifecycle::OneShot;
+        let one_shot = lifecycles.of(name) == Lifecycle::OneShot;
         let stateful = kind.meta.data.is_some();
         let replicas = s.replicas.as_ref().map(|r| r.value).unwrap_or(1);
         if replicas > 1 && stateful {

@@ -787,6 +787,7 @@ fn derive_networks(stack: &mut Stack) {
 /// The invariants of every compose file fedgen writes. Violations are errors that name the kind's
 /// template, since only a template (or a bug) can produce them.
 pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: &mut Diagnostics) {
+    let lifecycles = compose.lifecycles();
     for (name, s) in &compose.services {
         let at = kind_source.get(name).map(|src| Span::new(*src, 1, 1, 1));
         let mut fail = |what: &str, hint: &str| {
@@ -802,7 +803,7 @@ pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: 
                 "every service needs `restart:` so it survives a reboot",
             );
         }
-        if compose.lifecycle(name) == Lifecycle::LongRunning && s.healthcheck.is_none() {
+        if lifecycles.of(name) == Lifecycle::LongRunning && s.healthcheck.is_none() {
             fail(
                 "runs until stopped but has no healthcheck",
                 "give the kind a healthcheck, or `healthcheck:` in the spec",
@@ -835,7 +836,7 @@ pub fn policies(compose: &Compose, kind_source: &HashMap<String, usize>, diags: 
         for (dep, d) in &s.depends_on {
             if let Some(target) = compose.services.get(dep) {
                 if target.healthcheck.is_some()
-                    && compose.lifecycle(dep) == Lifecycle::LongRunning
+                    && lifecycles.of(dep) == Lifecycle::LongRunning
                     && d.condition != Condition::ServiceHealthy
                 {
                     fail(

@@ -215,6 +215,7 @@ pub fn plan(
     base_dir: &Path,
 ) -> Plan {
     let mut services = Vec::new();
+    let lifecycles = desired.lifecycles();
     for (name, want) in &desired.services {
         let containers: Vec<&state::ObservedContainer> = observed
             .containers
@@ -333,7 +334,7 @@ pub fn plan(
         // A job that ran to completion is done, not stopped: a one-shot service (labelled, or
         // awaited with service_completed_successfully), or one whose file says the engine is
         // not to restart it after it exits 0 (`restart: "no"` or `on-failure`).
-        let job = desired.lifecycle(name) == crate::model::Lifecycle::OneShot
+        let job = lifecycles.of(name) == crate::model::Lifecycle::OneShot
             || matches!(
                 want.restart,
                 Some(crate::model::RestartPolicy::No | crate::model::RestartPolicy::OnFailure(_))

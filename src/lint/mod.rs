@@ -220,6 +220,7 @@ pub(crate) struct Svc<'a> {
 impl<'a> Cx<'a> {
     fn new(project: &'a Project, sources: &'a Sources) -> Cx<'a> {
         let compose = &project.compose;
+        let lifecycles = compose.lifecycles();
         let services = project
             .tree
             .get("services")
@@ -234,7 +235,7 @@ impl<'a> Cx<'a> {
                     key: k.span,
                     node,
                     model,
-                    one_shot: compose.lifecycle(name) == Lifecycle::OneShot,
+                    one_shot: lifecycles.of(name) == Lifecycle::OneShot,
                 })
             })
             .collect();

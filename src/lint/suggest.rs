@@ -14,7 +14,7 @@
 use super::rules::env_entries;
 use crate::compile::env::looks_secret;
 use crate::compose::Project;
-use crate::model::{Compose, Lifecycle, Mount, Service};
+use crate::model::{Compose, Lifecycle, Lifecycles, Mount, Service};
 use crate::yaml::Node;
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,8 +125,8 @@ impl Kind {
 }
 
 /// `referenced`: the port other services reach it on by an `http(s)://` URL, if any.
-fn kind_of(compose: &Compose, name: &str, s: &Service, referenced: Option<u16>) -> Kind {
-    if compose.lifecycle(name) == Lifecycle::OneShot {
+fn kind_of(lifecycles: &Lifecycles, name: &str, s: &Service, referenced: Option<u16>) -> Kind {
+    if lifecycles.of(name) == Lifecycle::OneShot {
         return Kind::Job;
     }
     match repo(&s.image) {
@@ -203,13 +203,14 @@ fn key(s: &str) -> String {
 pub fn spec(project: &Project, source: &str) -> String {
     let compose = &project.compose;
     let referenced = http_ports(project);
+    let lifecycles = compose.lifecycles();
     let kinds: IndexMap<&str, Kind> = compose
         .services
         .iter()
         .map(|(n, s)| {
             (
                 n.as_str(),
-                kind_of(compose, n, s, referenced.get(n).copied()),
+                kind_of(&lifecycles, n, s, referenced.get(n).copied()),
             )
         })
         .collect();

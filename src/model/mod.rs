@@ -459,27 +459,57 @@ impl Lifecycle {
     pub const ONE_SHOT: &'static str = "one-shot";
 }
 
-impl Compose {
-    /// A service's lifecycle, from one source: the `dev.fedgen.lifecycle` label that the compiler
-    /// writes from the kind, or, in a compose file written by hand, a dependant that waits for the
-    /// service with `service_completed_successfully`. Everything else runs until stopped (a
-    /// restart policy of `no` does not make a server a job).
-    pub fn lifecycle(&self, service: &str) -> Lifecycle {
-        let labelled = self
-            .services
-            .get(service)
-            .and_then(|s| s.labels.get(LABEL_LIFECYCLE))
-            .is_some_and(|l| l == Lifecycle::ONE_SHOT);
-        let awaited = self.services.values().any(|s| {
-            s.depends_on
-                .get(service)
-                .is_some_and(|d| d.condition == Condition::ServiceCompletedSuccessfully)
-        });
-        if labelled || awaited {
+/// The lifecycles of a file's services, read once ([`Compose::lifecycles`]).
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycles {
+    one_shot: std::collections::BTreeSet<String>,
+}
+
+impl Lifecycles {
+    pub fn of(&self, service: &str) -> Lifecycle {
+        if self.one_shot.contains(service) {
             Lifecycle::OneShot
         } else {
             Lifecycle::LongRunning
         }
+    }
+}
+
+impl Compose {
+    /// A service's lifecycle, from one source: the `dev.fedgen.lifecycle` label that the compiler
+    /// writes from the kind, or, in a compose file written by hand, a dependant that waits for the
+    /// service with `service_completed_successfully`. Everything else runs until stopped (a
+    /// restart policy of `no` does not make a server a job). One service: this reads every
+    /// dependant; for many, [`Compose::lifecycles`] reads the file once.
+    pub fn lifecycle(&self, service: &str) -> Lifecycle {
+        self.lifecycles_of(std::iter::once(service)).of(service)
+    }
+
+    /// Every service's lifecycle (as [`Compose::lifecycle`] says it), in one pass over the file.
+    pub fn lifecycles(&self) -> Lifecycles {
+        self.lifecycles_of(self.services.keys().map(String::as_str))
+    }
+
+    fn lifecycles_of<'a>(&self, names: impl Iterator<Item = &'a str>) -> Lifecycles {
+        let awaited: std::collections::BTreeSet<&str> = self
+            .services
+            .values()
+            .flat_map(|s| &s.depends_on)
+            .filter(|(_, d)| d.condition == Condition::ServiceCompletedSuccessfully)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let one_shot = names
+            .filter(|name| {
+                awaited.contains(name)
+                    || self
+                        .services
+                        .get(*name)
+                        .and_then(|s| s.labels.get(LABEL_LIFECYCLE))
+                        .is_some_and(|l| l == Lifecycle::ONE_SHOT)
+            })
+            .map(str::to_string)
+            .collect();
+        Lifecycles { one_shot }
     }
 
     /// The compose file's YAML body (see [`yaml::to_compose_yaml`]).
@@ -555,6 +585,12 @@ mod tests {
         );
         c.services.insert("seed".into(), seed);
         assert_eq!(c.lifecycle("web"), Lifecycle::OneShot);
+        // Read once for the whole file, the same answers.
+        let all = c.lifecycles();
+        for name in c.services.keys() {
+            assert_eq!(all.of(name), c.lifecycle(name), "{name}");
+        }
+        assert_eq!(all.of("seed"), Lifecycle::LongRunning);
     }
 
     #[test]
