@@ -42,6 +42,9 @@ const LABEL_BOOT: &str = "dev.fedgen.lock.boot-id";
 const LABEL_PIDNS: &str = "dev.fedgen.lock.pid-ns";
 const LABEL_PROC_START: &str = "dev.fedgen.lock.proc-start";
 const LABEL_STALE: &str = "dev.fedgen.lock.stale-after";
+/// How long a takeover from a holder whose process is gone waits for the requests that process
+/// had in flight to finish on the engine.
+const SETTLE_AFTER_DEAD_HOLDER: Duration = Duration::from_secs(2);
 const HEARTBEAT: &str = "heartbeat";
 
 /// How long a holder may go without a heartbeat before others take its lock over:
@@ -332,7 +335,8 @@ impl EngineLock {
                 _ => now,
             };
             watched = Some((id.clone(), beat, since));
-            let stale = if holder.dead_here() {
+            let dead = holder.dead_here();
+            let stale = if dead {
                 Some(format!(
                     "its process is gone (pid {} on this machine)",
                     holder.pid
@@ -348,6 +352,13 @@ impl EngineLock {
             if let Some(why) = stale {
                 on_wait(Wait::TakenOver(&holder, why));
                 remove(engine, &id).await?;
+                if dead {
+                    // The engine finishes what a killed client had sent (a network create
+                    // lands after its sender died): let those requests settle before this
+                    // apply reads the host, or it would make a second network of the same name
+                    // (API 1.41 allows that) and find the name ambiguous.
+                    tokio::time::sleep(SETTLE_AFTER_DEAD_HOLDER).await;
+                }
                 watched = None;
                 continue;
             }
