@@ -237,6 +237,18 @@ impl Rollout {
         self.abort.load(Ordering::SeqCst) || self.interrupted.load(Ordering::SeqCst)
     }
 
+    /// Creates the service `name` (the engine's `full` name) from its spec: the new id.
+    async fn create_service(&self, name: &str, full: &str) -> Result<String, EngineError> {
+        self.step(name, Step::Creating, "");
+        let spec = self.spec(name, 0);
+        Ok(self
+            .engine
+            .mutate("create service", full, |dk| dk.create_service(spec, None))
+            .await?
+            .id
+            .unwrap_or_default())
+    }
+
     /// The spec fedgen sends for a service: the file's, with its `ForceUpdate` (plus `bump`).
     fn spec(&self, name: &str, bump: u64) -> ServiceSpec {
         let d = &self.desired;
@@ -705,13 +717,7 @@ async fn run_service(
     let (id, done) = match sp.action {
         Action::Unchanged => unreachable!("answered before the wait"),
         Action::Create => {
-            r.step(name, Step::Creating, "");
-            let spec = r.spec(name, 0);
-            let id = e
-                .mutate("create service", &full, |dk| dk.create_service(spec, None))
-                .await?
-                .id
-                .unwrap_or_default();
+            let id = r.create_service(name, &full).await?;
             r.changed
                 .lock()
                 .expect("not poisoned")
@@ -727,13 +733,7 @@ async fn run_service(
             );
             e.mutate("remove service", &full, |dk| dk.delete_service(&old))
                 .await?;
-            r.step(name, Step::Creating, "");
-            let spec = r.spec(name, 0);
-            let id = e
-                .mutate("create service", &full, |dk| dk.create_service(spec, None))
-                .await?
-                .id
-                .unwrap_or_default();
+            let id = r.create_service(name, &full).await?;
             r.changed
                 .lock()
                 .expect("not poisoned")
